@@ -1,0 +1,17 @@
+/*
+ * deliver: not implemented yet.
+ */
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "ipc/service.h"
+
+int
+main(int argc, char *argv[])
+{
+	struct service_opts opts;
+
+	service_init(argc, argv, "deliver", &opts);
+	log_warnx("deliver: not implemented");
+	return 1;
+}

@@ -1,0 +1,2 @@
+pkglibexec_PROGRAMS += deliver/deliver
+deliver_deliver_SOURCES = deliver/deliver.c

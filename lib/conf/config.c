@@ -1,0 +1,575 @@
+/*
+ * config: main.cf storage, parsing and $-expansion. Entries live in an
+ * array (a few hundred at most); an expanded value is cached per entry and
+ * the whole cache is dropped on every config_set.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/config.h"
+#include "core/buf.h"
+#include "core/fileutil.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+
+#define CONFIG_EXPAND_DEPTH	50
+#define CONFIG_FILE_MAX		(4 * 1024 * 1024)
+
+struct config_entry {
+	char	*name;
+	char	*raw;
+	char	*expanded;	/* cache, NULL until asked for */
+	int	 is_default;
+};
+
+struct config {
+	struct config_entry *entries;
+	size_t	 nentries;
+	size_t	 nalloc;
+	int	 sorted;
+};
+
+struct config_default {
+	const char *name;
+	const char *value;
+};
+
+/* Postfix's defaults where the name is Postfix's (REFERENCE.md). */
+static const struct config_default config_defaults[] = {
+	{ "alias_maps", "hash:/etc/aliases" },
+	{ "bounce_queue_lifetime", "5d" },
+	{ "daemon_directory", DAEMON_DIR },
+	{ "default_process_limit", "100" },
+	{ "header_size_limit", "102400" },
+	{ "hopcount_limit", "50" },
+	{ "inet_interfaces", "all" },
+	{ "line_length_limit", "2048" },
+	{ "mail_name", "Postilion" },
+	{ "mail_owner", "postilion" },
+	{ "maillog_file", "" },
+	{ "max_idle", "100s" },
+	{ "max_use", "100" },
+	{ "maximal_backoff_time", "4000s" },
+	{ "maximal_queue_lifetime", "5d" },
+	{ "message_size_limit", "10240000" },
+	{ "minimal_backoff_time", "300s" },
+	{ "mydestination", "$myhostname, localhost.$mydomain, localhost" },
+	{ "mynetworks", "127.0.0.0/8 [::1]/128" },
+	{ "myorigin", "$myhostname" },
+	{ "pop3d_timeout", "600s" },
+	{ "queue_directory", "/var/spool/postilion" },
+	{ "queue_run_delay", "300s" },
+	{ "relay_domains", "" },
+	{ "relayhost", "" },
+	{ "service_throttle_time", "60s" },
+	{ "setgid_group", "postdrop" },
+	{ "smtpd_banner", "$myhostname ESMTP $mail_name" },
+	{ "smtpd_recipient_limit", "1000" },
+	{ "smtpd_timeout", "300s" },
+	{ "syslog_name", "postilion" },
+	{ "virtual_alias_maps", "" },
+	{ "virtual_mailbox_base", "/var/mail/vhosts" },
+	{ "virtual_mailbox_domains", "" },
+	{ "virtual_mailbox_maps", "" },
+	{ "virtual_mailbox_owner", "vmail" },
+	{ "virtual_password_maps", "hash:$config_directory/passwd" },
+};
+
+static struct config_entry *config_find(struct config *, const char *);
+static void config_define(struct config *, const char *, const char *, int);
+static void config_expand_into(struct config *, const char *, struct buf *,
+    int);
+static void config_flush_cache(struct config *);
+static int config_compare(const void *, const void *);
+
+struct config *
+config_new(const char *confdir)
+{
+	struct config *cfg;
+	char host[256], *dot;
+	size_t i;
+
+	cfg = xcalloc(1, sizeof(*cfg));
+	for (i = 0; i < sizeof(config_defaults) / sizeof(config_defaults[0]); i++)
+		config_define(cfg, config_defaults[i].name,
+		    config_defaults[i].value, 1);
+	config_define(cfg, "config_directory", confdir ? confdir : SYSCONFDIR, 1);
+	if (gethostname(host, sizeof(host)) != 0)
+		strlcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	config_define(cfg, "myhostname", host, 1);
+	dot = strchr(host, '.');
+	config_define(cfg, "mydomain", dot && dot[1] ? dot + 1 : "localdomain", 1);
+	return cfg;
+}
+
+struct config *
+config_load(const char *confdir, char *err, size_t errlen)
+{
+	struct config *cfg;
+	char *path, *text;
+
+	cfg = config_new(confdir);
+	path = xasprintf("%s/main.cf", confdir);
+	if ((text = read_file(path, NULL, CONFIG_FILE_MAX)) == NULL) {
+		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		free(path);
+		config_free(cfg);
+		return NULL;
+	}
+	if (config_parse(cfg, text, path, err, errlen) == -1) {
+		free(text);
+		free(path);
+		config_free(cfg);
+		return NULL;
+	}
+	free(text);
+	free(path);
+	return cfg;
+}
+
+static void
+config_trim(char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		s[--len] = '\0';
+}
+
+static int
+config_parse_logical(struct config *cfg, char *line, const char *filename,
+    int lineno, char *err, size_t errlen)
+{
+	char *eq, *name, *value;
+	const char *p;
+
+	if ((eq = strchr(line, '=')) == NULL) {
+		snprintf(err, errlen, "%s, line %d: missing '=' after "
+		    "parameter name", filename, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	name = line;
+	config_trim(name);
+	value = eq + 1;
+	while (isspace((unsigned char)*value))
+		value++;
+	config_trim(value);
+	if (*name == '\0') {
+		snprintf(err, errlen, "%s, line %d: missing parameter name",
+		    filename, lineno);
+		return -1;
+	}
+	for (p = name; *p; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-') {
+			snprintf(err, errlen, "%s, line %d: bad parameter "
+			    "name \"%s\"", filename, lineno, name);
+			return -1;
+		}
+	}
+	config_set(cfg, name, value);
+	return 0;
+}
+
+int
+config_parse(struct config *cfg, const char *text, const char *filename,
+    char *err, size_t errlen)
+{
+	struct buf logical;
+	const char *p = text, *nl, *q;
+	int lineno = 0, startline = 0, rc = 0;
+	size_t len;
+
+	buf_init(&logical);
+	buf_reset(&logical);
+	while (*p != '\0' && rc == 0) {
+		nl = strchr(p, '\n');
+		len = nl ? (size_t)(nl - p) : strlen(p);
+		lineno++;
+		/* Comments and blank lines are skipped, even inside a logical line. */
+		for (q = p; q < p + len && isspace((unsigned char)*q); q++)
+			;
+		if (q == p + len || *q == '#')
+			goto next;
+		if (isspace((unsigned char)*p)) {
+			if (logical.len == 0) {
+				snprintf(err, errlen, "%s, line %d: "
+				    "continuation line without a parameter",
+				    filename, lineno);
+				rc = -1;
+				break;
+			}
+			buf_putc(&logical, ' ');
+			buf_append(&logical, q, len - (size_t)(q - p));
+		} else {
+			if (logical.len > 0)
+				rc = config_parse_logical(cfg, logical.data,
+				    filename, startline, err, errlen);
+			buf_reset(&logical);
+			buf_append(&logical, p, len);
+			startline = lineno;
+		}
+next:
+		p = nl ? nl + 1 : p + len;
+	}
+	if (rc == 0 && logical.len > 0)
+		rc = config_parse_logical(cfg, logical.data, filename, startline,
+		    err, errlen);
+	buf_free(&logical);
+	return rc;
+}
+
+static int
+config_compare(const void *a, const void *b)
+{
+	const struct config_entry *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+static struct config_entry *
+config_find(struct config *cfg, const char *name)
+{
+	struct config_entry key;
+
+	if (cfg->nentries == 0)
+		return NULL;
+	if (!cfg->sorted) {
+		qsort(cfg->entries, cfg->nentries, sizeof(*cfg->entries),
+		    config_compare);
+		cfg->sorted = 1;
+	}
+	key.name = (char *)name;
+	return bsearch(&key, cfg->entries, cfg->nentries, sizeof(*cfg->entries),
+	    config_compare);
+}
+
+static void
+config_define(struct config *cfg, const char *name, const char *value,
+    int is_default)
+{
+	struct config_entry *e;
+
+	config_flush_cache(cfg);
+	if ((e = config_find(cfg, name)) != NULL) {
+		free(e->raw);
+		e->raw = xstrdup(value);
+		e->is_default = is_default;
+		return;
+	}
+	if (cfg->nentries == cfg->nalloc) {
+		cfg->nalloc = cfg->nalloc ? cfg->nalloc * 2 : 64;
+		cfg->entries = xreallocarray(cfg->entries, cfg->nalloc,
+		    sizeof(*cfg->entries));
+	}
+	e = &cfg->entries[cfg->nentries++];
+	e->name = xstrdup(name);
+	e->raw = xstrdup(value);
+	e->expanded = NULL;
+	e->is_default = is_default;
+	cfg->sorted = 0;
+}
+
+void
+config_set(struct config *cfg, const char *name, const char *value)
+{
+	config_define(cfg, name, value, 0);
+}
+
+static void
+config_flush_cache(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nentries; i++) {
+		free(cfg->entries[i].expanded);
+		cfg->entries[i].expanded = NULL;
+	}
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nentries; i++) {
+		free(cfg->entries[i].name);
+		free(cfg->entries[i].raw);
+		free(cfg->entries[i].expanded);
+	}
+	free(cfg->entries);
+	free(cfg);
+}
+
+const char *
+config_raw(struct config *cfg, const char *name)
+{
+	struct config_entry *e = config_find(cfg, name);
+
+	return e ? e->raw : NULL;
+}
+
+int
+config_is_set(struct config *cfg, const char *name)
+{
+	struct config_entry *e = config_find(cfg, name);
+
+	return e != NULL && !e->is_default;
+}
+
+/* Expand one reference starting after '$'; returns bytes consumed. */
+static size_t
+config_expand_ref(struct config *cfg, const char *p, struct buf *out,
+    int depth)
+{
+	const char *end, *name_end;
+	struct config_entry *e;
+	char name[128], op = '\0';
+	size_t len, consumed;
+	const char *value;
+	char *alt = NULL;
+
+	if (*p == '$') {
+		buf_putc(out, '$');
+		return 1;
+	}
+	if (*p == '{' || *p == '(') {
+		char close = *p == '{' ? '}' : ')';
+		int level = 1;
+
+		for (end = p + 1; *end; end++) {
+			if (*end == *p)
+				level++;
+			else if (*end == close && --level == 0)
+				break;
+		}
+		if (*end == '\0') {		/* unterminated: literal */
+			buf_putc(out, '$');
+			return 0;
+		}
+		name_end = p + 1;
+		while (name_end < end && (isalnum((unsigned char)*name_end) ||
+		    *name_end == '_' || *name_end == '-'))
+			name_end++;
+		if (name_end < end && (*name_end == '?' || *name_end == ':')) {
+			op = *name_end;
+			alt = xstrndup(name_end + 1, (size_t)(end - name_end - 1));
+		}
+		len = (size_t)(name_end - (p + 1));
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
+		memcpy(name, p + 1, len);
+		name[len] = '\0';
+		consumed = (size_t)(end - p) + 1;
+	} else {
+		name_end = p;
+		while (isalnum((unsigned char)*name_end) || *name_end == '_')
+			name_end++;
+		len = (size_t)(name_end - p);
+		if (len == 0) {
+			buf_putc(out, '$');
+			return 0;
+		}
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		consumed = (size_t)(name_end - p);
+	}
+	e = config_find(cfg, name);
+	value = e ? e->raw : "";
+	if (op == '?') {
+		if (*value)
+			config_expand_into(cfg, alt, out, depth + 1);
+	} else if (op == ':') {
+		if (*value == '\0')
+			config_expand_into(cfg, alt, out, depth + 1);
+		else
+			config_expand_into(cfg, value, out, depth + 1);
+	} else {
+		config_expand_into(cfg, value, out, depth + 1);
+	}
+	free(alt);
+	return consumed;
+}
+
+static void
+config_expand_into(struct config *cfg, const char *s, struct buf *out,
+    int depth)
+{
+	if (depth > CONFIG_EXPAND_DEPTH) {
+		log_warnx("config: parameter expansion too deep (recursion?)");
+		return;
+	}
+	while (*s) {
+		if (*s == '$') {
+			s++;
+			s += config_expand_ref(cfg, s, out, depth);
+		} else {
+			buf_putc(out, *s++);
+		}
+	}
+}
+
+char *
+config_expand(struct config *cfg, const char *s)
+{
+	struct buf out;
+
+	buf_init(&out);
+	buf_reset(&out);
+	buf_puts(&out, "");
+	config_expand_into(cfg, s, &out, 0);
+	return out.data;
+}
+
+const char *
+config_get(struct config *cfg, const char *name)
+{
+	struct config_entry *e = config_find(cfg, name);
+
+	if (e == NULL)
+		return "";
+	if (e->expanded == NULL)
+		e->expanded = config_expand(cfg, e->raw);
+	return e->expanded;
+}
+
+long long
+config_get_int(struct config *cfg, const char *name)
+{
+	const char *errstr;
+	long long n;
+
+	n = strtonum(config_get(cfg, name), -1, 1LL << 60, &errstr);
+	if (errstr != NULL)
+		fatalx("config: bad numerical parameter value: %s = %s",
+		    name, config_get(cfg, name));
+	return n;
+}
+
+long long
+config_parse_time(const char *s, const char **errstr)
+{
+	char num[32], *end;
+	long long n, mult = 1;
+	size_t len = strlen(s);
+
+	*errstr = NULL;
+	if (len == 0 || len >= sizeof(num)) {
+		*errstr = "bad time value";
+		return 0;
+	}
+	memcpy(num, s, len + 1);
+	switch (num[len - 1]) {
+	case 's': mult = 1; num[--len] = '\0'; break;
+	case 'm': mult = 60; num[--len] = '\0'; break;
+	case 'h': mult = 3600; num[--len] = '\0'; break;
+	case 'd': mult = 86400; num[--len] = '\0'; break;
+	case 'w': mult = 604800; num[--len] = '\0'; break;
+	}
+	errno = 0;
+	n = strtoll(num, &end, 10);
+	if (len == 0 || *end != '\0' || errno || n < 0 || n > (1LL << 40)) {
+		*errstr = "bad time value";
+		return 0;
+	}
+	return n * mult;
+}
+
+long long
+config_get_time(struct config *cfg, const char *name)
+{
+	const char *errstr;
+	long long n;
+
+	n = config_parse_time(config_get(cfg, name), &errstr);
+	if (errstr != NULL)
+		fatalx("config: bad time parameter value: %s = %s", name,
+		    config_get(cfg, name));
+	return n;
+}
+
+int
+config_get_bool(struct config *cfg, const char *name)
+{
+	const char *v = config_get(cfg, name);
+
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+	    !strcmp(v, "1") || !strcasecmp(v, "on"))
+		return 1;
+	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+	    !strcmp(v, "0") || !strcasecmp(v, "off") || *v == '\0')
+		return 0;
+	fatalx("config: bad boolean parameter value: %s = %s", name, v);
+}
+
+const char *
+config_name_at(struct config *cfg, size_t i, int *is_default)
+{
+	if (!cfg->sorted)
+		(void)config_find(cfg, "");
+	if (i >= cfg->nentries)
+		return NULL;
+	if (is_default)
+		*is_default = cfg->entries[i].is_default;
+	return cfg->entries[i].name;
+}
+
+char **
+config_split(const char *s, size_t *np)
+{
+	return config_split_sep(s, ", \t\r\n", np);
+}
+
+char **
+config_split_sep(const char *s, const char *seps, size_t *np)
+{
+	char **v = NULL;
+	size_t n = 0, len;
+	const char *start;
+
+	for (;;) {
+		while (*s && strchr(seps, *s) != NULL)
+			s++;
+		if (*s == '\0')
+			break;
+		start = s;
+		/* A {...} group (inline: maps) stays one element. */
+		for (int depth = 0; *s; s++) {
+			if (*s == '{')
+				depth++;
+			else if (*s == '}' && depth > 0)
+				depth--;
+			else if (depth == 0 && strchr(seps, *s) != NULL)
+				break;
+		}
+		len = (size_t)(s - start);
+		v = xreallocarray(v, n + 2, sizeof(*v));
+		v[n++] = xstrndup(start, len);
+	}
+	v = xreallocarray(v, n + 1, sizeof(*v));
+	v[n] = NULL;
+	if (np)
+		*np = n;
+	return v;
+}
+
+void
+config_split_free(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}

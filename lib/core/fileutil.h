@@ -1,0 +1,25 @@
+/*
+ * fileutil: small file and descriptor helpers that retry on EINTR and
+ * finish short reads/writes, plus the fsync steps the queue relies on.
+ */
+#ifndef POSTILION_FILEUTIL_H
+#define POSTILION_FILEUTIL_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+/* write_full: write all n bytes; 0 or -1 with errno. */
+int	write_full(int, const void *, size_t);
+/* pwrite_full: the same at an offset, without moving the file offset. */
+int	pwrite_full(int, const void *, size_t, off_t);
+/* pread_full: read exactly n bytes at off; 0, or -1 (errno; EIO at EOF). */
+int	pread_full(int, void *, size_t, off_t);
+/* fsync_dir: fsync the directory at path (makes a rename/link durable). */
+int	fsync_dir(const char *);
+int	fsync_dirat(int, const char *);
+int	set_nonblock(int, int);
+int	set_cloexec(int, int);
+/* read_file: whole small file into a NUL-terminated malloc'd string. */
+char	*read_file(const char *, size_t *, size_t);
+
+#endif

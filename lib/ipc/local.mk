@@ -1,0 +1,3 @@
+lib_libpostilion_a_SOURCES += \
+	lib/ipc/ipc.c lib/ipc/ipc.h \
+	lib/ipc/service.c lib/ipc/service.h

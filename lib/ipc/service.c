@@ -1,0 +1,142 @@
+/*
+ * service: option parsing, the accept loop and busy/idle reports for a
+ * pooled daemon. The listening socket is non-blocking and shared by the
+ * whole pool: an accept that loses the race gets EAGAIN and waits again.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fileutil.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "ipc/service.h"
+
+static volatile sig_atomic_t service_term;
+
+static void
+service_sigterm(int sig)
+{
+	(void)sig;
+	service_term = 1;
+}
+
+int
+service_stopping(void)
+{
+	return service_term;
+}
+
+void
+service_init(int argc, char **argv, const char *progname,
+    struct service_opts *opts)
+{
+	char err[512], *eq, *name;
+	const char *overrides[256];
+	size_t noverrides = 0, i;
+	struct sigaction sa;
+	int ch;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->confdir = SYSCONFDIR;
+	opts->name = progname;
+	/* Log to stderr until main.cf tells us where to go. */
+	log_init("postilion", progname, NULL, 1);
+	while ((ch = getopt(argc, argv, "c:jn:o:St:v")) != -1) {
+		switch (ch) {
+		case 'c': opts->confdir = optarg; break;
+		case 'j': opts->chroot = 1; break;
+		case 'n': opts->name = optarg; break;
+		case 'o':
+			if (noverrides == sizeof(overrides) / sizeof(*overrides))
+				fatalx("too many -o options");
+			overrides[noverrides++] = optarg;
+			break;
+		case 'S': opts->standalone = 1; break;
+		case 't': opts->transport = optarg; break;
+		case 'v': log_verbose++; break;
+		default:
+			fatalx("usage: %s -c confdir -n service [-j] [-v] "
+			    "[-t transport] [-o name=value]...", progname);
+		}
+	}
+	opts->args = argv + optind;
+	opts->nargs = argc - optind;
+	if ((opts->cfg = config_load(opts->confdir, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	for (i = 0; i < noverrides; i++) {
+		name = xstrdup(overrides[i]);
+		if ((eq = strchr(name, '=')) == NULL)
+			fatalx("bad -o option (name=value): %s", name);
+		*eq = '\0';
+		config_set(opts->cfg, name, eq + 1);
+		free(name);
+	}
+	log_init(config_get(opts->cfg, "syslog_name"), progname,
+	    config_get(opts->cfg, "maillog_file"),
+	    getenv("POSTILION_LOG_STDERR") != NULL);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = service_sigterm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+void
+service_status(int avail)
+{
+	struct master_status st;
+
+	st.pid = (int32_t)getpid();
+	st.avail = avail;
+	if (write_full(MASTER_STATUS_FD, &st, sizeof(st)) == -1 &&
+	    errno == EPIPE)
+		exit(0);		/* master is gone; so are we */
+}
+
+void
+service_serve(struct config *cfg, service_handler handler, void *ctx)
+{
+	long long max_use, max_idle, served = 0;
+	struct pollfd pfd;
+	int client, rc;
+
+	max_use = config_get_int(cfg, "max_use");
+	max_idle = config_get_time(cfg, "max_idle");
+	set_nonblock(MASTER_LISTEN_FD, 1);
+	for (;;) {
+		if (service_term)
+			exit(0);
+		pfd.fd = MASTER_LISTEN_FD;
+		pfd.events = POLLIN;
+		rc = poll(&pfd, 1, max_idle > 0 ? (int)max_idle * 1000 : -1);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == -1)
+			fatal("poll");
+		if (rc == 0)
+			exit(0);	/* idle too long */
+		client = accept4(MASTER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
+		if (client == -1) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				continue;
+			fatal("accept");
+		}
+		set_nonblock(client, 0);
+		service_status(MASTER_STAT_TAKEN);
+		handler(client, ctx);
+		served++;
+		if (service_term || (max_use > 0 && served >= max_use))
+			exit(0);
+		service_status(MASTER_STAT_AVAIL);
+	}
+}

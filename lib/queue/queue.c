@@ -1,0 +1,397 @@
+/*
+ * queue: writing, reading and updating queue files. See queue.h for the
+ * record layout and the argument for crash safety at each step.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fileutil.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "queue/queue.h"
+
+#define QUEUE_FLUSH_AT	(64 * 1024)
+
+static void queue_writer_flush(struct queue_writer *);
+static void queue_put_header(unsigned char *, int, uint32_t);
+
+void
+queue_id_make(char *out, size_t outlen, unsigned long usec,
+    unsigned long long ino)
+{
+	snprintf(out, outlen, "%05lX%05llX", usec & 0xFFFFF, ino);
+}
+
+int
+queue_id_valid(const char *name)
+{
+	size_t n = 0;
+
+	for (; *name; name++, n++)
+		if (!isdigit((unsigned char)*name) &&
+		    !(*name >= 'A' && *name <= 'F'))
+			return 0;
+	return n >= 10 && n < QUEUE_ID_MAX;
+}
+
+static void
+queue_put_header(unsigned char *h, int type, uint32_t len)
+{
+	h[0] = (unsigned char)type;
+	h[1] = (unsigned char)(len >> 24);
+	h[2] = (unsigned char)(len >> 16);
+	h[3] = (unsigned char)(len >> 8);
+	h[4] = (unsigned char)len;
+}
+
+int
+queue_writer_open(struct queue_writer *w, const char *dir)
+{
+	static unsigned int counter;
+	struct timeval tv;
+	struct stat st;
+	int saved;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	buf_init(&w->pending);
+	if (strlcpy(w->dir, dir, sizeof(w->dir)) >= sizeof(w->dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	gettimeofday(&tv, NULL);
+	snprintf(w->tmpname, sizeof(w->tmpname), ".%lX%lX%X",
+	    (unsigned long)getpid(), (unsigned long)tv.tv_usec, counter++);
+	w->fd = openat(w->dirfd, w->tmpname,
+	    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (w->fd == -1 || fstat(w->fd, &st) == -1) {
+		saved = errno;
+		queue_writer_abort(w);
+		errno = saved;
+		return -1;
+	}
+	queue_id_make(w->id, sizeof(w->id), (unsigned long)tv.tv_usec,
+	    (unsigned long long)st.st_ino);
+	return 0;
+}
+
+static void
+queue_writer_flush(struct queue_writer *w)
+{
+	if (w->pending.len == 0)
+		return;
+	if (!w->failed && write_full(w->fd, w->pending.data, w->pending.len) == -1)
+		w->failed = errno ? errno : EIO;
+	w->flushed += (off_t)w->pending.len;
+	buf_reset(&w->pending);
+}
+
+void
+queue_writer_record(struct queue_writer *w, int type, const void *data,
+    size_t len)
+{
+	unsigned char h[QREC_HDR_SIZE];
+
+	if (len > QUEUE_REC_MAX) {
+		w->failed = EMSGSIZE;
+		return;
+	}
+	queue_put_header(h, type, (uint32_t)len);
+	buf_append(&w->pending, h, sizeof(h));
+	buf_append(&w->pending, data, len);
+	if (w->pending.len >= QUEUE_FLUSH_AT)
+		queue_writer_flush(w);
+}
+
+void
+queue_writer_recordf(struct queue_writer *w, int type, const char *fmt, ...)
+{
+	char *s;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatalx("queue_writer_recordf: out of memory");
+	queue_writer_record(w, type, s, (size_t)n);
+	free(s);
+}
+
+void
+queue_writer_content_begin(struct queue_writer *w)
+{
+	unsigned char h[QREC_HDR_SIZE];
+
+	w->content_hdr = w->flushed + (off_t)w->pending.len;
+	w->content_len = 0;
+	queue_put_header(h, QREC_CONTENT, 0);	/* length filled in at end */
+	buf_append(&w->pending, h, sizeof(h));
+}
+
+void
+queue_writer_content(struct queue_writer *w, const void *data, size_t len)
+{
+	w->content_len += len;
+	if (w->content_len > UINT32_MAX) {
+		w->failed = EFBIG;
+		return;
+	}
+	buf_append(&w->pending, data, len);
+	if (w->pending.len >= QUEUE_FLUSH_AT)
+		queue_writer_flush(w);
+}
+
+void
+queue_writer_content_end(struct queue_writer *w)
+{
+	unsigned char h[QREC_HDR_SIZE];
+
+	queue_writer_flush(w);
+	queue_put_header(h, QREC_CONTENT, (uint32_t)w->content_len);
+	if (!w->failed && pwrite_full(w->fd, h, sizeof(h), w->content_hdr) == -1)
+		w->failed = errno ? errno : EIO;
+}
+
+uint64_t
+queue_writer_size(const struct queue_writer *w)
+{
+	return w->content_len;
+}
+
+int
+queue_writer_commit(struct queue_writer *w)
+{
+	int saved;
+
+	queue_writer_record(w, QREC_END, "", 0);
+	queue_writer_flush(w);
+	if (w->failed) {
+		saved = w->failed;
+		goto fail;
+	}
+	/* Data first, then the name, then the directory entry. */
+	if (fsync(w->fd) == -1 ||
+	    renameat(w->dirfd, w->tmpname, w->dirfd, w->id) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	if (fsync(w->dirfd) == -1) {
+		saved = errno;
+		(void)unlinkat(w->dirfd, w->id, 0);
+		w->tmpname[0] = '\0';
+		goto fail;
+	}
+	close(w->fd);
+	close(w->dirfd);
+	w->fd = w->dirfd = -1;
+	buf_free(&w->pending);
+	return 0;
+fail:
+	queue_writer_abort(w);
+	errno = saved;
+	return -1;
+}
+
+void
+queue_writer_abort(struct queue_writer *w)
+{
+	if (w->dirfd >= 0 && w->tmpname[0] != '\0')
+		(void)unlinkat(w->dirfd, w->tmpname, 0);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->dirfd >= 0)
+		close(w->dirfd);
+	w->fd = w->dirfd = -1;
+	buf_free(&w->pending);
+}
+
+static char *
+queue_read_string(int fd, off_t off, uint32_t len)
+{
+	char *s = xmalloc((size_t)len + 1);
+
+	if (pread_full(fd, s, len, off) == -1) {
+		free(s);
+		return NULL;
+	}
+	s[len] = '\0';
+	if (strlen(s) != len) {		/* embedded NUL: not ours */
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int
+queue_read_record(struct queue_message *m, int fd, int type, off_t off,
+    uint32_t len, char **orcpt)
+{
+	char *s, *eq;
+
+	if (type == QREC_CONTENT) {
+		m->content_offset = off + QREC_HDR_SIZE;
+		m->content_len = len;
+		return 0;
+	}
+	if (len > QUEUE_REC_MAX ||
+	    (s = queue_read_string(fd, off + QREC_HDR_SIZE, len)) == NULL)
+		return -1;
+	switch (type) {
+	case QREC_TIME:
+		if (sscanf(s, "%lld %ld", &m->arrival_sec, &m->arrival_usec) != 2) {
+			free(s);
+			return -1;
+		}
+		free(s);
+		break;
+	case QREC_SENDER:
+		free(m->sender);
+		m->sender = s;
+		break;
+	case QREC_ATTR:
+		if ((eq = strchr(s, '=')) == NULL) {
+			free(s);
+			return -1;
+		}
+		*eq = '\0';
+		m->attr_names = xreallocarray(m->attr_names, m->nattrs + 1,
+		    sizeof(char *));
+		m->attr_values = xreallocarray(m->attr_values, m->nattrs + 1,
+		    sizeof(char *));
+		m->attr_names[m->nattrs] = s;
+		m->attr_values[m->nattrs++] = xstrdup(eq + 1);
+		break;
+	case QREC_ORCPT:
+		free(*orcpt);
+		*orcpt = s;
+		break;
+	case QREC_RCPT:
+	case QREC_DONE:
+		m->rcpts = xreallocarray(m->rcpts, m->nrcpts + 1,
+		    sizeof(*m->rcpts));
+		m->rcpts[m->nrcpts].address = s;
+		m->rcpts[m->nrcpts].orcpt = *orcpt;
+		m->rcpts[m->nrcpts].offset = off;
+		m->rcpts[m->nrcpts++].done = type == QREC_DONE;
+		*orcpt = NULL;
+		break;
+	default:
+		free(s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+queue_file_read(int fd, struct queue_message *m, char *err, size_t errlen)
+{
+	unsigned char h[QREC_HDR_SIZE];
+	struct stat st;
+	off_t off = 0;
+	uint32_t len;
+	char *orcpt = NULL;
+	int type, ended = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->content_offset = -1;
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "fstat: %s", strerror(errno));
+		return -1;
+	}
+	while (off < st.st_size) {
+		if (ended) {
+			snprintf(err, errlen, "data after END record");
+			goto fail;
+		}
+		if (off + QREC_HDR_SIZE > st.st_size ||
+		    pread_full(fd, h, sizeof(h), off) == -1) {
+			snprintf(err, errlen, "truncated record header at %lld",
+			    (long long)off);
+			goto fail;
+		}
+		type = h[0];
+		len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 |
+		    (uint32_t)h[3] << 8 | h[4];
+		if (off + QREC_HDR_SIZE + (off_t)len > st.st_size) {
+			snprintf(err, errlen, "truncated record at %lld",
+			    (long long)off);
+			goto fail;
+		}
+		if (type == QREC_END) {
+			ended = 1;
+		} else if (queue_read_record(m, fd, type, off, len, &orcpt) == -1) {
+			snprintf(err, errlen, "bad record type %d at %lld",
+			    type, (long long)off);
+			goto fail;
+		}
+		off += QREC_HDR_SIZE + (off_t)len;
+	}
+	free(orcpt);
+	orcpt = NULL;
+	if (!ended) {
+		snprintf(err, errlen, "no END record");
+		goto fail;
+	}
+	if (m->sender == NULL || m->content_offset < 0) {
+		snprintf(err, errlen, "missing sender or content record");
+		goto fail;
+	}
+	return 0;
+fail:
+	free(orcpt);
+	queue_message_free(m);
+	return -1;
+}
+
+void
+queue_message_free(struct queue_message *m)
+{
+	size_t i;
+
+	free(m->sender);
+	for (i = 0; i < m->nattrs; i++) {
+		free(m->attr_names[i]);
+		free(m->attr_values[i]);
+	}
+	free(m->attr_names);
+	free(m->attr_values);
+	for (i = 0; i < m->nrcpts; i++) {
+		free(m->rcpts[i].address);
+		free(m->rcpts[i].orcpt);
+	}
+	free(m->rcpts);
+	memset(m, 0, sizeof(*m));
+}
+
+const char *
+queue_message_attr(const struct queue_message *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nattrs; i++)
+		if (!strcmp(m->attr_names[i], name))
+			return m->attr_values[i];
+	return NULL;
+}
+
+int
+queue_rcpt_done(int fd, const struct queue_rcpt *r)
+{
+	char type = QREC_DONE;
+
+	if (pwrite_full(fd, &type, 1, r->offset) == -1)
+		return -1;
+	return fdatasync(fd);
+}

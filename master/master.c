@@ -1,0 +1,17 @@
+/*
+ * master: not implemented yet.
+ */
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "ipc/service.h"
+
+int
+main(int argc, char *argv[])
+{
+	struct service_opts opts;
+
+	service_init(argc, argv, "master", &opts);
+	log_warnx("master: not implemented");
+	return 1;
+}

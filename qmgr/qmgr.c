@@ -1,0 +1,17 @@
+/*
+ * qmgr: not implemented yet.
+ */
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "ipc/service.h"
+
+int
+main(int argc, char *argv[])
+{
+	struct service_opts opts;
+
+	service_init(argc, argv, "qmgr", &opts);
+	log_warnx("qmgr: not implemented");
+	return 1;
+}

@@ -1,0 +1,180 @@
+/*
+ * test_queue: queue file round trip, END-record discipline, IDs.
+ */
+#include <criterion/criterion.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fileutil.h"
+#include "queue/queue.h"
+
+static char tmpdir[] = "/tmp/test_queue.XXXXXX";
+static int oldcwd = -1;
+
+static void
+setup(void)
+{
+	cr_assert_not_null(mkdtemp(tmpdir));
+	oldcwd = open(".", O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(chdir(tmpdir), 0);
+	cr_assert_eq(mkdir("incoming", 0700), 0);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	if (oldcwd >= 0 && fchdir(oldcwd) == 0)
+		close(oldcwd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	(void)!system(cmd);
+}
+
+TestSuite(queue, .init = setup, .fini = teardown);
+
+static void
+write_message(struct queue_writer *w, const char *body)
+{
+	cr_assert_eq(queue_writer_open(w, "incoming"), 0);
+	cr_assert(queue_id_valid(w->id), "bad id %s", w->id);
+	queue_writer_recordf(w, QREC_TIME, "%lld %ld", 1700000000LL, 123456L);
+	queue_writer_record(w, QREC_SENDER, "alice@example.org", 17);
+	queue_writer_recordf(w, QREC_ATTR, "client_address=%s", "192.0.2.1");
+	queue_writer_record(w, QREC_ORCPT, "rfc822;Bob@example.com", 22);
+	queue_writer_record(w, QREC_RCPT, "bob@example.com", 15);
+	queue_writer_record(w, QREC_RCPT, "carol@example.com", 17);
+	queue_writer_content_begin(w);
+	queue_writer_content(w, body, strlen(body));
+	queue_writer_content_end(w);
+}
+
+Test(queue, round_trip_and_done_marks)
+{
+	struct queue_writer w;
+	struct queue_message m;
+	char path[128], err[128], content[64];
+	const char *body = "Subject: hi\n\nhello\n";
+	int fd;
+
+	write_message(&w, body);
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	snprintf(path, sizeof(path), "incoming/%s", w.id);
+	cr_assert_eq(access(path, F_OK), 0, "no %s", path);
+	fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(m.arrival_sec, 1700000000LL);
+	cr_assert_eq(m.arrival_usec, 123456L);
+	cr_assert_str_eq(m.sender, "alice@example.org");
+	cr_assert_str_eq(queue_message_attr(&m, "client_address"), "192.0.2.1");
+	cr_assert_eq(m.nrcpts, 2);
+	cr_assert_str_eq(m.rcpts[0].orcpt, "rfc822;Bob@example.com");
+	cr_assert_null(m.rcpts[1].orcpt);
+	cr_assert_eq(m.content_len, strlen(body));
+	cr_assert_eq(pread_full(fd, content, m.content_len, m.content_offset), 0);
+	cr_assert_eq(memcmp(content, body, m.content_len), 0);
+	cr_assert_eq(queue_rcpt_done(fd, &m.rcpts[1]), 0);
+	queue_message_free(&m);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(m.rcpts[0].done, 0);
+	cr_assert_eq(m.rcpts[1].done, 1);
+	queue_message_free(&m);
+	close(fd);
+}
+
+Test(queue, truncated_file_is_refused)
+{
+	struct queue_writer w;
+	struct queue_message m;
+	struct stat st;
+	char path[128], err[128];
+	off_t cut;
+	int fd;
+
+	write_message(&w, "Subject: x\n\nbody\n");
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	snprintf(path, sizeof(path), "incoming/%s", w.id);
+	fd = open(path, O_RDWR);
+	cr_assert_eq(fstat(fd, &st), 0);
+	/* Every proper prefix, including one that loses only END, is refused. */
+	for (cut = st.st_size - 1; cut >= 0; cut--) {
+		cr_assert_eq(ftruncate(fd, cut), 0);
+		cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), -1,
+		    "accepted a file cut at %lld", (long long)cut);
+	}
+	close(fd);
+}
+
+Test(queue, garbage_after_end_and_bad_types_are_refused)
+{
+	struct queue_writer w;
+	struct queue_message m;
+	char path[128], err[128];
+	int fd;
+
+	write_message(&w, "x\n");
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	snprintf(path, sizeof(path), "incoming/%s", w.id);
+	fd = open(path, O_RDWR | O_APPEND);
+	cr_assert_eq(write(fd, "Z\0\0\0\0", 5), 5);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "after END") != NULL, "%s", err);
+	close(fd);
+}
+
+Test(queue, abort_leaves_nothing)
+{
+	struct queue_writer w;
+	char cmd[64];
+
+	write_message(&w, "x\n");
+	queue_writer_abort(&w);
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A incoming)\"");
+	cr_assert_eq(system(cmd), 0, "incoming/ not empty after abort");
+}
+
+Test(queue, big_content_streams)
+{
+	struct queue_writer w;
+	struct queue_message m;
+	char path[128], err[128], chunk[1000];
+	int fd, i;
+
+	memset(chunk, 'a', sizeof(chunk));
+	chunk[sizeof(chunk) - 1] = '\n';
+	cr_assert_eq(queue_writer_open(&w, "incoming"), 0);
+	queue_writer_record(&w, QREC_SENDER, "", 0);
+	queue_writer_record(&w, QREC_RCPT, "x@y", 3);
+	queue_writer_content_begin(&w);
+	for (i = 0; i < 1000; i++)
+		queue_writer_content(&w, chunk, sizeof(chunk));
+	queue_writer_content_end(&w);
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	snprintf(path, sizeof(path), "incoming/%s", w.id);
+	fd = open(path, O_RDONLY);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(m.content_len, 1000000);
+	cr_assert_str_eq(m.sender, "");
+	queue_message_free(&m);
+	close(fd);
+}
+
+Test(queue, id_shape)
+{
+	char id[QUEUE_ID_MAX];
+
+	queue_id_make(id, sizeof(id), 0x8A1C5, 0x200F3D);
+	cr_assert_str_eq(id, "8A1C5200F3D");
+	queue_id_make(id, sizeof(id), 1, 2);
+	cr_assert_str_eq(id, "0000100002");
+	cr_assert(queue_id_valid("8A1C5200F3D"));
+	cr_assert(!queue_id_valid("8a1c5200f3d"));
+	cr_assert(!queue_id_valid(".8A1C5200F3D"));
+	cr_assert(!queue_id_valid("ABC"));
+}
