@@ -1,17 +1,325 @@
 /*
- * qmgr: not implemented yet.
+ * qmgr: the queue manager, one long-lived event-driven process. It takes
+ * wakeups on its socket (fd 3), scans incoming/ on each wakeup (and every
+ * QMGR_INCOMING_POLL seconds in case one was lost), deferred/ every
+ * queue_run_delay (sooner when a known retry time comes first), and runs
+ * deliveries through the transports (qmgr_sched.c).
+ * Parameters: queue_directory, mail_owner, virtual_mailbox_domains,
+ * qmgr_message_active_limit, queue_run_delay, minimal_backoff_time,
+ * maximal_backoff_time, maximal_queue_lifetime, transport_retry_time,
+ * ipc_timeout, <transport>_destination_{concurrency,recipient}_limit.
+ * Security: maps are opened as root, then qmgr runs as mail_owner,
+ * chrooted into the queue directory with -j.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "core/fileutil.h"
 #include "core/log.h"
+#include "core/privsep.h"
+#include "core/xmalloc.h"
 #include "ipc/service.h"
+#include "qmgr/qmgr.h"
+
+/* Fallback scan of incoming/ when no wakeup came (a lost trigger). */
+#define QMGR_INCOMING_POLL	2
+/* Never scan deferred/ for a retry time more often than this. */
+#define QMGR_DEFERRED_MIN_GAP	10
+#define QMGR_WAKEUP_READ	64
+/* Longest poll() wait in ms, whatever the timers say. */
+#define QMGR_POLL_MAX		60000
+
+struct qmgr_timers {
+	struct timespec next_incoming;
+	struct timespec last_deferred;
+	struct timespec last_maintenance;
+};
+
+static void qmgr_init(struct qmgr *, struct config *);
+static void qmgr_transport_init(struct qmgr *, int, const char *);
+static long long qmgr_transport_param(struct config *, const char *,
+    const char *);
+static void qmgr_mkdirs(void);
+static void qmgr_wakeups(struct qmgr *);
+static void qmgr_loop(struct qmgr *);
+static void qmgr_timers_run(struct qmgr *, struct qmgr_timers *);
+static int qmgr_poll_timeout(struct qmgr *, struct qmgr_timers *);
+static struct timespec qmgr_deferred_due(struct qmgr *, struct qmgr_timers *);
+static long long qmgr_ms_until(const struct timespec *,
+    const struct timespec *);
+
+void
+qmgr_clock(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static long long
+qmgr_ms_until(const struct timespec *now, const struct timespec *then)
+{
+	return ((long long)then->tv_sec - now->tv_sec) * 1000 +
+	    (then->tv_nsec - now->tv_nsec) / 1000000;
+}
+
+/* <transport>_NAME when set, else default_NAME (Postfix's per-transport rule). */
+static long long
+qmgr_transport_param(struct config *cfg, const char *transport,
+    const char *suffix)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s_%s", transport, suffix);
+	if (config_raw(cfg, name) == NULL)
+		snprintf(name, sizeof(name), "default_%s", suffix);
+	return config_get_int(cfg, name);
+}
+
+/*
+ * Concurrency is per transport here (all local deliveries share one
+ * limit), not per destination as in Postfix, whose local default of 2
+ * is per recipient; our local_destination_concurrency_limit defaults to
+ * 20 so Maildir deliveries overlap their fsyncs.
+ */
+static void
+qmgr_transport_init(struct qmgr *q, int t, const char *name)
+{
+	struct qmgr_transport *tp = &q->tp[t];
+	long long n;
+
+	tp->name = name;
+	snprintf(tp->socket, sizeof(tp->socket), "private/%s", name);
+	n = qmgr_transport_param(q->cfg, name, "destination_concurrency_limit");
+	tp->limit = n > 0 ? (size_t)n : 1;
+	n = qmgr_transport_param(q->cfg, name, "destination_recipient_limit");
+	tp->rcpt_limit = n > 0 ? (size_t)n : 1;
+	TAILQ_INIT(&tp->queue);
+}
+
+static void
+qmgr_init(struct qmgr *q, struct config *cfg)
+{
+	char err[512];
+	long long n;
+
+	memset(q, 0, sizeof(*q));
+	q->cfg = cfg;
+	TAILQ_INIT(&q->messages);
+	TAILQ_INIT(&q->inflight);
+	qmgr_transport_init(q, QMGR_TRANSPORT_LOCAL, "local");
+	qmgr_transport_init(q, QMGR_TRANSPORT_SMTP, "smtp");
+	n = config_get_int(cfg, "qmgr_message_active_limit");
+	q->active_limit = n > 0 ? (size_t)n : 1;
+	q->queue_run_delay = config_get_time(cfg, "queue_run_delay");
+	if (q->queue_run_delay < 1)
+		q->queue_run_delay = 1;
+	q->min_backoff = config_get_time(cfg, "minimal_backoff_time");
+	q->max_backoff = config_get_time(cfg, "maximal_backoff_time");
+	q->lifetime = config_get_time(cfg, "maximal_queue_lifetime");
+	q->retry_time = config_get_time(cfg, "transport_retry_time");
+	q->ipc_timeout = config_get_time(cfg, "ipc_timeout");
+	if (q->ipc_timeout < 1)
+		q->ipc_timeout = 1;
+	if (qmgr_route_open(&q->route, config_get(cfg,
+	    "virtual_mailbox_domains"), err, sizeof(err)) == -1)
+		fatalx("virtual_mailbox_domains: %s", err);
+}
+
+/* The queue directories qmgr moves files between (maildrop is not ours). */
+static void
+qmgr_mkdirs(void)
+{
+	static const char *const dirs[] = { QUEUE_INCOMING, QUEUE_ACTIVE,
+	    QUEUE_DEFERRED, QUEUE_HOLD, QUEUE_CORRUPT };
+	size_t i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (mkdir(dirs[i], 0700) == -1 && errno != EEXIST)
+			fatal("mkdir %s", dirs[i]);
+}
+
+/*
+ * A client connects, writes a trigger and closes; we read what is there
+ * and close. 'F' (flush) also retries every deferred message now; any
+ * other byte, or none, means "look at incoming/".
+ */
+static void
+qmgr_wakeups(struct qmgr *q)
+{
+	char buf[QMGR_WAKEUP_READ];
+	ssize_t n, i;
+	int fd;
+
+	while ((fd = accept4(MASTER_LISTEN_FD, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+		q->incoming_now = 1;
+		if ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			for (i = 0; i < n; i++)
+				if (buf[i] == 'F')
+					q->deferred_now = q->flush = 1;
+		close(fd);
+	}
+	/* Anything else would make poll() spin: let master restart us. */
+	if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		fatal("accept on qmgr socket");
+}
+
+static struct timespec
+qmgr_deferred_due(struct qmgr *q, struct qmgr_timers *tm)
+{
+	struct timespec due = tm->last_deferred, soon, now;
+	long long gap, ahead;
+
+	due.tv_sec += q->queue_run_delay;
+	if (q->earliest_retry == 0)
+		return due;
+	qmgr_clock(&now);
+	gap = q->queue_run_delay < QMGR_DEFERRED_MIN_GAP ?
+	    q->queue_run_delay : QMGR_DEFERRED_MIN_GAP;
+	ahead = (long long)q->earliest_retry - (long long)time(NULL);
+	soon = now;
+	soon.tv_sec += ahead > 0 ? ahead : 0;
+	if (soon.tv_sec < tm->last_deferred.tv_sec + gap) {
+		soon = tm->last_deferred;
+		soon.tv_sec += gap;
+	}
+	return qmgr_ms_until(&soon, &due) > 0 ? soon : due;
+}
+
+static void
+qmgr_timers_run(struct qmgr *q, struct qmgr_timers *tm)
+{
+	struct timespec now, due;
+	int maintenance;
+
+	qmgr_clock(&now);
+	due = qmgr_deferred_due(q, tm);
+	if (q->deferred_now || qmgr_ms_until(&now, &due) <= 0) {
+		qmgr_scan_deferred(q, q->flush);
+		tm->last_deferred = now;
+		q->deferred_now = q->flush = 0;
+	}
+	if (q->incoming_now || qmgr_ms_until(&now, &tm->next_incoming) <= 0) {
+		due = tm->last_maintenance;
+		due.tv_sec += q->queue_run_delay;
+		maintenance = qmgr_ms_until(&now, &due) <= 0;
+		if (maintenance)
+			tm->last_maintenance = now;
+		q->incoming_now = 0;
+		qmgr_scan_incoming(q, maintenance);
+		tm->next_incoming = now;
+		tm->next_incoming.tv_sec += QMGR_INCOMING_POLL;
+	}
+}
+
+static int
+qmgr_poll_timeout(struct qmgr *q, struct qmgr_timers *tm)
+{
+	struct timespec now, due;
+	struct qmgr_job *job;
+	long long ms, t;
+
+	if (q->incoming_now || q->deferred_now)
+		return 0;
+	qmgr_clock(&now);
+	ms = qmgr_ms_until(&now, &tm->next_incoming);
+	due = qmgr_deferred_due(q, tm);
+	if ((t = qmgr_ms_until(&now, &due)) < ms)
+		ms = t;
+	TAILQ_FOREACH(job, &q->inflight, entry)
+		if ((t = qmgr_ms_until(&now, &job->deadline)) < ms)
+			ms = t;
+	if (ms > QMGR_POLL_MAX)
+		ms = QMGR_POLL_MAX;
+	/* +1: wake just after a deadline, not a millisecond before it. */
+	return ms < 0 ? 0 : (int)ms + 1;
+}
+
+static void
+qmgr_loop(struct qmgr *q)
+{
+	struct qmgr_timers tm;
+	struct pollfd *pfd = NULL;
+	struct qmgr_job **jobs = NULL, *job, *next;
+	struct timespec now;
+	size_t n, i, cap = 0;
+	int rc;
+
+	qmgr_clock(&now);
+	tm.next_incoming = tm.last_deferred = tm.last_maintenance = now;
+	tm.next_incoming.tv_sec += QMGR_INCOMING_POLL;
+	for (;;) {
+		if (service_stopping())
+			exit(0);
+		qmgr_timers_run(q, &tm);
+		qmgr_dispatch(q);
+		n = 1;
+		TAILQ_FOREACH(job, &q->inflight, entry)
+			n++;
+		if (n > cap) {
+			cap = n;
+			pfd = xreallocarray(pfd, cap, sizeof(*pfd));
+			jobs = xreallocarray(jobs, cap, sizeof(*jobs));
+		}
+		pfd[0].fd = MASTER_LISTEN_FD;
+		pfd[0].events = POLLIN;
+		i = 1;
+		TAILQ_FOREACH(job, &q->inflight, entry) {
+			pfd[i].fd = job->sock;
+			pfd[i].events = POLLIN;
+			jobs[i++] = job;
+		}
+		rc = poll(pfd, n, qmgr_poll_timeout(q, &tm));
+		if (rc == -1 && errno != EINTR)
+			fatal("poll");
+		if (rc <= 0)
+			goto timeouts;
+		if (pfd[0].revents & POLLIN)
+			qmgr_wakeups(q);
+		/* A job's handler frees only that job: the array stays valid. */
+		for (i = 1; i < n; i++)
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				qmgr_job_input(q, jobs[i]);
+timeouts:
+		qmgr_clock(&now);
+		TAILQ_FOREACH_SAFE(job, &q->inflight, entry, next)
+			if (qmgr_ms_until(&now, &job->deadline) <= 0)
+				qmgr_job_timeout(q, job);
+	}
+}
 
 int
 main(int argc, char *argv[])
 {
 	struct service_opts opts;
+	struct qmgr q;
+	const char *qdir;
+	socklen_t optlen = sizeof(int);
+	int listening = 0;
 
 	service_init(argc, argv, "qmgr", &opts);
-	log_warnx("qmgr: not implemented");
-	return 1;
+	qmgr_init(&q, opts.cfg);
+	qdir = config_get(opts.cfg, "queue_directory");
+	if (!opts.chroot && chdir(qdir) == -1)
+		fatal("chdir %s", qdir);
+	priv_drop_user(config_get(opts.cfg, "mail_owner"),
+	    opts.chroot ? qdir : NULL);
+	qmgr_mkdirs();
+	if (getsockopt(MASTER_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &optlen) == -1 || !listening)
+		fatalx("fd %d is not a listening socket (run qmgr from master)",
+		    MASTER_LISTEN_FD);
+	if (set_nonblock(MASTER_LISTEN_FD, 1) == -1)
+		fatal("qmgr socket (fd %d)", MASTER_LISTEN_FD);
+	qmgr_recover(&q);
+	/* Started fine: master stops counting us as a startup failure. */
+	if (!opts.standalone)
+		service_status(MASTER_STAT_TAKEN);
+	qmgr_loop(&q);
 }

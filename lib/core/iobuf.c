@@ -90,7 +90,8 @@ iobuf_getline(struct iobuf *io, struct buf *line, size_t max)
 
 	buf_reset(line);
 	for (;;) {
-		lf = memchr(io->in.data + scanned, '\n', io->in.len - scanned);
+		lf = io->in.len > scanned ? memchr(io->in.data + scanned, '\n',
+		    io->in.len - scanned) : NULL;
 		if (lf != NULL) {
 			take = (size_t)(lf - io->in.data) + 1;
 			if (!toolong && take <= max)

@@ -4,4 +4,5 @@ lib_libpostilion_a_SOURCES += \
 	lib/core/buf.c lib/core/buf.h \
 	lib/core/fileutil.c lib/core/fileutil.h \
 	lib/core/iobuf.c lib/core/iobuf.h \
-	lib/core/privsep.c lib/core/privsep.h
+	lib/core/privsep.c lib/core/privsep.h \
+	lib/core/netaddr.c lib/core/netaddr.h

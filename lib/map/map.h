@@ -16,6 +16,11 @@
 struct map;
 struct map_list;
 
+/* Limits on map sources; a build or texthash open that crosses one fails. */
+#define MAP_KEY_MAX	4096		/* bytes in a key */
+#define MAP_VALUE_MAX	65536		/* bytes in a value (alias lists) */
+#define MAP_SOURCE_MAX	(128 * 1024 * 1024)	/* bytes in a source file */
+
 /* map_open: open one "type:name"; NULL with a reason in err. */
 struct map *map_open(const char *spec, char *err, size_t errlen);
 /* map_lookup: 1 found (value in *value), 0 not found, -1 error. */
@@ -23,6 +28,12 @@ int	map_lookup(struct map *, const char *key, struct buf *value);
 /* map_changed: non-zero when the file behind the map was replaced. */
 int	map_changed(struct map *);
 void	map_close(struct map *);
+/*
+ * map_walk: call fn for every entry (key order is the backend's); fn
+ * returns 0 to go on, non-zero to stop. 0 done, -1 error or unsupported.
+ */
+typedef int map_walk_fn(const char *key, const char *value, void *arg);
+int	map_walk(struct map *, map_walk_fn *fn, void *arg);
 
 /*
  * map_list_open: a parameter value listing maps ("hash:/a, texthash:/b");
@@ -42,7 +53,12 @@ void	map_list_close(struct map_list *);
  * in err on a bad line.
  */
 int	map_build(const char *spec, int aliases, char *err, size_t errlen);
-/* map_text_parse: the source parser, for tests: calls fn per entry. */
+/*
+ * map_text_parse: the source parser, for tests: calls fn per entry with the
+ * key folded to lower case. fn returns 0 (go on), 1 (duplicate key: the
+ * parser warns "FILE, line N: duplicate entry" and goes on) or -1 (stop;
+ * errno says why). 0 or -1 with "FILE, line N: reason" in err.
+ */
 int	map_text_parse(const char *text, const char *filename, int aliases,
 	    int (*fn)(const char *key, const char *value, void *arg), void *arg,
 	    char *err, size_t errlen);

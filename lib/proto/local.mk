@@ -1,0 +1,21 @@
+# lib/proto: pure protocol parsers (no I/O, no globals), each fuzzable.
+lib_libpostilion_a_SOURCES += \
+	lib/proto/smtp_addr.c lib/proto/smtp_addr.h \
+	lib/proto/smtp_command.c lib/proto/smtp_command.h \
+	lib/proto/smtp_data.c lib/proto/smtp_data.h
+
+if HAVE_CRITERION
+check_PROGRAMS += tests/unit/test_smtp_addr tests/unit/test_smtp_data \
+	tests/unit/test_netaddr
+TESTS += tests/unit/test_smtp_addr tests/unit/test_smtp_data \
+	tests/unit/test_netaddr
+tests_unit_test_smtp_addr_SOURCES = tests/unit/test_smtp_addr.c
+tests_unit_test_smtp_addr_LDADD = $(LDADD) $(CRITERION_LIBS)
+tests_unit_test_smtp_data_SOURCES = tests/unit/test_smtp_data.c
+tests_unit_test_smtp_data_LDADD = $(LDADD) $(CRITERION_LIBS)
+tests_unit_test_netaddr_SOURCES = tests/unit/test_netaddr.c
+tests_unit_test_netaddr_LDADD = $(LDADD) $(CRITERION_LIBS)
+endif
+
+# lib/proto/pop3: POP3 command parsing and RETR/TOP conversion (tests: pop3d/local.mk).
+lib_libpostilion_a_SOURCES += lib/proto/pop3.c lib/proto/pop3.h

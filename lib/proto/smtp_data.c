@@ -1,0 +1,97 @@
+/*
+ * smtp_data: a byte-at-a-time state machine. A CR is held back until the
+ * next byte says whether it starts a CRLF (which becomes LF) or is a bare
+ * CR (kept as content); a dot at the start of a line is held back until we
+ * know whether it ends the data or was stuffing.
+ */
+#include "proto/smtp_data.h"
+
+enum {
+	DATA_BOL,	/* at a line start after CRLF (also the very start) */
+	DATA_BOL_LF,	/* at a line start after a bare LF */
+	DATA_TEXT,	/* inside a line */
+	DATA_CR,	/* a CR held back */
+	DATA_DOT,	/* "." at BOL held back */
+	DATA_DOT_CR,	/* "." CR at BOL held back */
+	DATA_DONE
+};
+
+static int data_text(char, char *, size_t *);
+
+void
+smtp_data_init(struct smtp_data *d)
+{
+	d->state = DATA_BOL;
+}
+
+int
+smtp_data_done(const struct smtp_data *d)
+{
+	return d->state == DATA_DONE;
+}
+
+int
+smtp_data_at_bol(const struct smtp_data *d)
+{
+	return d->state == DATA_BOL || d->state == DATA_BOL_LF ||
+	    d->state == DATA_DONE;
+}
+
+/* data_text: one byte inside a line. */
+static int
+data_text(char c, char *out, size_t *o)
+{
+	if (c == '\r')
+		return DATA_CR;
+	out[(*o)++] = c;
+	return c == '\n' ? DATA_BOL_LF : DATA_TEXT;
+}
+
+size_t
+smtp_data_decode(struct smtp_data *d, const char *in, size_t len, char *out,
+    size_t outsize, size_t *outlen)
+{
+	size_t i = 0, o = 0;
+	char c;
+
+	/* Each input byte writes at most two output bytes (a held CR + it). */
+	while (i < len && o + 2 <= outsize && d->state != DATA_DONE) {
+		c = in[i++];
+		switch (d->state) {
+		case DATA_BOL:
+			d->state = c == '.' ? DATA_DOT : data_text(c, out, &o);
+			break;
+		case DATA_BOL_LF:
+			/* A leading dot is stuffing even after a bare LF. */
+			d->state = c == '.' ? DATA_TEXT : data_text(c, out, &o);
+			break;
+		case DATA_DOT:
+			/* "." CR may end the data; other dots were stuffing. */
+			d->state = c == '\r' ? DATA_DOT_CR :
+			    data_text(c, out, &o);
+			break;
+		case DATA_DOT_CR:
+			if (c == '\n') {
+				d->state = DATA_DONE;
+				break;
+			}
+			out[o++] = '\r';
+			d->state = data_text(c, out, &o);
+			break;
+		case DATA_CR:
+			if (c == '\n') {
+				out[o++] = '\n';
+				d->state = DATA_BOL;
+				break;
+			}
+			out[o++] = '\r';
+			d->state = data_text(c, out, &o);
+			break;
+		default:
+			d->state = data_text(c, out, &o);
+			break;
+		}
+	}
+	*outlen = o;
+	return i;
+}

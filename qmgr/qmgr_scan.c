@@ -1,0 +1,285 @@
+/*
+ * qmgr_scan: moving queue files between directories. incoming/ and due
+ * deferred/ files are read, checked for their END record, renamed into
+ * active/ and scheduled; at startup everything already in active/ is
+ * scheduled again. Crash safety: a file is in exactly one directory at any
+ * time (rename), and a crash mid-delivery leaves it in active/, where the
+ * next start finds it: a duplicate delivery is possible, a loss is not.
+ * Parameters: qmgr_message_active_limit.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "qmgr/qmgr.h"
+
+/*
+ * A dot file in incoming/ is a message smtpd is still writing. One that
+ * has not changed for this long belongs to a writer that crashed.
+ */
+#define QMGR_STALE_TEMP_AGE	(24 * 60 * 60)
+
+struct qmgr_names {
+	char	**v;
+	size_t	 n;
+};
+
+static void qmgr_names_add(struct qmgr_names *, const char *);
+static void qmgr_names_free(struct qmgr_names *);
+static void qmgr_corrupt(const char *, const char *, const char *);
+static void qmgr_stale(int, const char *, time_t);
+static struct qmgr_msg *qmgr_read(const char *, const char *);
+
+static void
+qmgr_names_add(struct qmgr_names *names, const char *name)
+{
+	names->v = xreallocarray(names->v, names->n + 1, sizeof(char *));
+	names->v[names->n++] = xstrdup(name);
+}
+
+static void
+qmgr_names_free(struct qmgr_names *names)
+{
+	size_t i;
+
+	for (i = 0; i < names->n; i++)
+		free(names->v[i]);
+	free(names->v);
+	names->v = NULL;
+	names->n = 0;
+}
+
+/* A malformed file is kept for the postmaster, never delivered. */
+static void
+qmgr_corrupt(const char *dir, const char *id, const char *why)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	snprintf(from, sizeof(from), "%s/%s", dir, id);
+	snprintf(to, sizeof(to), "%s/%s", QUEUE_CORRUPT, id);
+	log_warnx("%s: %s; saving corrupt file \"%s\" from queue \"%s\" "
+	    "to queue \"%s\"", id, why, id, dir, QUEUE_CORRUPT);
+	if (mkdir(QUEUE_CORRUPT, 0700) == -1 && errno != EEXIST)
+		log_warn("mkdir %s", QUEUE_CORRUPT);
+	if (rename(from, to) == -1)
+		log_warn("rename %s to %s", from, to);
+}
+
+/* qmgr_read: open and parse dir/id; NULL if gone or corrupt (moved). */
+static struct qmgr_msg *
+qmgr_read(const char *dir, const char *id)
+{
+	char path[PATH_MAX], err[256];
+	struct qmgr_msg *msg;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, id);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if (errno == ELOOP) {
+			qmgr_corrupt(dir, id, "symbolic link");
+		} else if (errno != ENOENT)	/* ENOENT: deleted meanwhile */
+			log_warn("open %s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		qmgr_corrupt(dir, id, "not a regular file");
+		return NULL;
+	}
+	msg = xcalloc(1, sizeof(*msg));
+	if (queue_file_read(fd, &msg->qm, err, sizeof(err)) == -1) {
+		close(fd);
+		free(msg);
+		qmgr_corrupt(dir, id, err);
+		return NULL;
+	}
+	close(fd);
+	strlcpy(msg->id, id, sizeof(msg->id));
+	msg->fd = -1;
+	return msg;
+}
+
+int
+qmgr_activate(struct qmgr *q, const char *dir, const char *id)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct qmgr_msg *msg;
+	size_t i, pending = 0;
+
+	if ((msg = qmgr_read(dir, id)) == NULL)
+		return -1;
+	if (strcmp(dir, QUEUE_ACTIVE) != 0) {
+		snprintf(from, sizeof(from), "%s/%s", dir, id);
+		snprintf(to, sizeof(to), "%s/%s", QUEUE_ACTIVE, id);
+		if (rename(from, to) == -1) {
+			log_warn("rename %s to %s", from, to);
+			queue_message_free(&msg->qm);
+			free(msg);
+			return -1;
+		}
+	}
+	gettimeofday(&msg->active, NULL);
+	msg->rstate = xcalloc(msg->qm.nrcpts ? msg->qm.nrcpts : 1, 1);
+	for (i = 0; i < msg->qm.nrcpts; i++) {
+		if (msg->qm.rcpts[i].done)
+			msg->rstate[i] = QMGR_RCPT_MARKED;
+		else
+			pending++;
+	}
+	log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id,
+	    msg->qm.sender, (unsigned long long)msg->qm.content_len, pending);
+	TAILQ_INSERT_TAIL(&q->messages, msg, entry);
+	q->nactive++;
+	qmgr_schedule(q, msg);
+	return 0;
+}
+
+static void
+qmgr_stale(int dfd, const char *name, time_t now)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    now - st.st_mtime < QMGR_STALE_TEMP_AGE)
+		return;
+	if (unlinkat(dfd, name, 0) == -1)
+		log_warn("remove stale file %s/%s", QUEUE_INCOMING, name);
+	else
+		log_warnx("removed stale partial file %s/%s (unchanged for "
+		    "%lld s)", QUEUE_INCOMING, name,
+		    (long long)(now - st.st_mtime));
+}
+
+/*
+ * qmgr_scan_incoming: every complete message in incoming/ goes to active/
+ * while there is room. The maintenance pass (startup and every
+ * queue_run_delay) also removes stale dot files and warns about names
+ * that are not queue IDs.
+ */
+void
+qmgr_scan_incoming(struct qmgr *q, int maintenance)
+{
+	struct qmgr_names names = { NULL, 0 };
+	struct dirent *de;
+	time_t now = time(NULL);
+	DIR *d;
+	size_t i;
+
+	if ((d = opendir(QUEUE_INCOMING)) == NULL) {
+		log_warn("open %s", QUEUE_INCOMING);
+		return;
+	}
+	q->backlog = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.') {
+			if (maintenance && strcmp(de->d_name, ".") &&
+			    strcmp(de->d_name, ".."))
+				qmgr_stale(dirfd(d), de->d_name, now);
+			continue;
+		}
+		if (!queue_id_valid(de->d_name)) {
+			if (maintenance)
+				log_warnx("%s/%s: not a queue ID: ignored",
+				    QUEUE_INCOMING, de->d_name);
+			continue;
+		}
+		if (q->nactive + names.n >= q->active_limit) {
+			q->backlog = 1;
+			if (!maintenance)
+				break;
+			continue;
+		}
+		qmgr_names_add(&names, de->d_name);
+	}
+	closedir(d);
+	for (i = 0; i < names.n; i++)
+		(void)qmgr_activate(q, QUEUE_INCOMING, names.v[i]);
+	qmgr_names_free(&names);
+}
+
+/*
+ * qmgr_scan_deferred: deferred files whose retry time (mtime) has come go
+ * back to active/; with flush, all of them. Remembers the soonest retry
+ * time still ahead so the next scan can be timed for it.
+ */
+void
+qmgr_scan_deferred(struct qmgr *q, int flush)
+{
+	struct qmgr_names names = { NULL, 0 };
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL), earliest = 0;
+	DIR *d;
+	size_t i;
+
+	if ((d = opendir(QUEUE_DEFERRED)) == NULL) {
+		log_warn("open %s", QUEUE_DEFERRED);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!queue_id_valid(de->d_name)) {
+			log_warnx("%s/%s: not a queue ID: ignored",
+			    QUEUE_DEFERRED, de->d_name);
+			continue;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (!flush && st.st_mtime > now) {
+			if (earliest == 0 || st.st_mtime < earliest)
+				earliest = st.st_mtime;
+			continue;
+		}
+		if (q->nactive + names.n >= q->active_limit) {
+			/* No room now: try again soon, not after a full delay. */
+			earliest = now + 1;
+			break;
+		}
+		qmgr_names_add(&names, de->d_name);
+	}
+	closedir(d);
+	q->earliest_retry = earliest;
+	for (i = 0; i < names.n; i++)
+		(void)qmgr_activate(q, QUEUE_DEFERRED, names.v[i]);
+	qmgr_names_free(&names);
+}
+
+/* qmgr_recover: startup: reschedule active/, then take in the rest. */
+void
+qmgr_recover(struct qmgr *q)
+{
+	struct qmgr_names names = { NULL, 0 };
+	struct dirent *de;
+	DIR *d;
+	size_t i;
+
+	if ((d = opendir(QUEUE_ACTIVE)) == NULL)
+		fatal("open %s", QUEUE_ACTIVE);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!queue_id_valid(de->d_name)) {
+			log_warnx("%s/%s: not a queue ID: ignored", QUEUE_ACTIVE,
+			    de->d_name);
+			continue;
+		}
+		qmgr_names_add(&names, de->d_name);
+	}
+	closedir(d);
+	for (i = 0; i < names.n; i++)
+		(void)qmgr_activate(q, QUEUE_ACTIVE, names.v[i]);
+	qmgr_names_free(&names);
+	qmgr_scan_incoming(q, 1);
+	qmgr_scan_deferred(q, 0);
+}

@@ -1,0 +1,357 @@
+/*
+ * smtpd_data: DATA. The content is decoded by lib/proto/smtp_data
+ * (dot-unstuffing, CRLF to LF, the end line), put behind our Received:
+ * header and streamed into the queue file's CONTENT record; the header is
+ * scanned on the way for Message-ID and the Received: hop count. 250 is
+ * said only after queue_writer_commit (fsync of file and directory).
+ * Security: message_size_limit is enforced while reading (the rest is read
+ * and dropped, so the reply stays in step with the client); header
+ * scanning is bounded by header_size_limit; any failure aborts the file.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "proto/smtp_data.h"
+#include "smtpd/smtpd.h"
+
+#define SMTPD_DATA_CHUNK	16384
+#define SMTPD_HEADER_LINE_MAX	1000	/* of a physical line, for scanning */
+#define SMTPD_HEADER_FIELD_MAX	2000	/* of a folded field, for scanning */
+#define SMTPD_MESSAGE_ID_MAX	998
+#define SMTPD_QMGR_SOCKET	"public/qmgr"	/* master.cf: qmgr unix n ... */
+
+struct smtpd_header_scan {
+	int	 in_header;
+	uint64_t header_bytes;
+	struct buf line;	/* the current physical line, capped */
+	struct buf field;	/* the current field, unfolded, capped */
+	long long hops;		/* Received: fields */
+	char	 message_id[SMTPD_MESSAGE_ID_MAX + 1];
+};
+
+struct smtpd_data_state {
+	struct smtp_data decoder;
+	struct smtpd_header_scan header;
+	uint64_t size;		/* content bytes, our Received: included */
+	int	 too_big;
+};
+
+static void smtpd_received(struct smtpd_session *, struct buf *);
+static void smtpd_content(struct smtpd_session *, struct smtpd_data_state *,
+    const char *, size_t);
+static void smtpd_header_feed(struct smtpd_session *,
+    struct smtpd_header_scan *, const char *, size_t);
+static void smtpd_header_line(struct smtpd_header_scan *);
+static void smtpd_header_field_done(struct smtpd_header_scan *);
+static int smtpd_header_name(const char *, size_t);
+static int smtpd_printable(const char *, size_t);
+static int smtpd_data_receive(struct smtpd_session *,
+    struct smtpd_data_state *);
+static int smtpd_data_finish(struct smtpd_session *,
+    struct smtpd_data_state *);
+static void smtpd_wakeup_qmgr(void);
+
+const char *
+smtpd_check_data(struct smtpd_session *s)
+{
+	if (!s->in_mail)
+		return "503 5.5.1 Error: need RCPT command";
+	if (s->nrcpts == 0)
+		return "554 5.5.1 Error: no valid recipients";
+	return NULL;
+}
+
+/*
+ * Postfix's shape: "for <rcpt>" only with one recipient; the date is the
+ * arrival (MAIL FROM) time in RFC 5322 form.
+ */
+static void
+smtpd_received(struct smtpd_session *s, struct buf *b)
+{
+	char date[64];
+	struct tm tm;
+	time_t t = s->arrival.tv_sec;
+
+	localtime_r(&t, &tm);
+	if (strftime(date, sizeof(date), "%a, %e %b %Y %H:%M:%S %z (%Z)",
+	    &tm) == 0)
+		strlcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000", sizeof(date));
+	buf_printf(b, "Received: from %s (%s [%s])\n",
+	    *s->helo ? s->helo : s->client_name, s->client_name,
+	    s->client_rfc_addr);
+	if (s->nrcpts == 1)
+		buf_printf(b, "\tby %s (%s) with %s id %s\n\tfor <%s>; %s\n",
+		    s->conf->myhostname, s->conf->mail_name, smtpd_protocol(s),
+		    s->queue.id, s->rcpts[0], date);
+	else
+		buf_printf(b, "\tby %s (%s) with %s id %s;\n\t%s\n",
+		    s->conf->myhostname, s->conf->mail_name, smtpd_protocol(s),
+		    s->queue.id, date);
+}
+
+/* smtpd_printable: printable ASCII and spaces only. */
+static int
+smtpd_printable(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)p[i] < 32 || (unsigned char)p[i] > 126)
+			return 0;
+	return 1;
+}
+
+/* smtpd_header_name: the line starts a header field "name:". */
+static int
+smtpd_header_name(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (line[i] == ':')
+			return i > 0;
+		if ((unsigned char)line[i] < 33 || (unsigned char)line[i] > 126)
+			return 0;
+	}
+	return 0;
+}
+
+static void
+smtpd_header_field_done(struct smtpd_header_scan *h)
+{
+	const char *v, *end;
+	size_t len;
+
+	if (h->field.len == 0)
+		return;
+	if (strncasecmp(h->field.data, "Received:", 9) == 0)
+		h->hops++;
+	else if (strncasecmp(h->field.data, "Message-ID:", 11) == 0 &&
+	    h->message_id[0] == '\0') {
+		v = h->field.data + 11;
+		end = h->field.data + h->field.len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		len = (size_t)(end - v);
+		/* Only a clean value is logged and stored. */
+		if (len > 0 && len <= SMTPD_MESSAGE_ID_MAX &&
+		    smtpd_printable(v, len)) {
+			memcpy(h->message_id, v, len);
+			h->message_id[len] = '\0';
+		}
+	}
+	buf_reset(&h->field);
+}
+
+/* One complete physical header line (its LF removed). */
+static void
+smtpd_header_line(struct smtpd_header_scan *h)
+{
+	const char *line = h->line.data;
+	size_t len = h->line.len, room;
+
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len == 0) {
+		smtpd_header_field_done(h);
+		h->in_header = 0;
+		return;
+	}
+	if (line[0] == ' ' || line[0] == '\t') {
+		if (h->field.len == 0) {
+			h->in_header = 0;	/* no field to continue */
+			return;
+		}
+	} else {
+		smtpd_header_field_done(h);
+		if (!smtpd_header_name(line, len)) {
+			h->in_header = 0;	/* the body starts here */
+			return;
+		}
+	}
+	room = SMTPD_HEADER_FIELD_MAX - h->field.len;
+	buf_append(&h->field, line, len < room ? len : room);
+}
+
+static void
+smtpd_header_feed(struct smtpd_session *s, struct smtpd_header_scan *h,
+    const char *p, size_t len)
+{
+	const char *lf;
+	size_t n, room;
+
+	while (len > 0 && h->in_header) {
+		lf = memchr(p, '\n', len);
+		n = lf ? (size_t)(lf - p) + 1 : len;
+		room = SMTPD_HEADER_LINE_MAX - h->line.len;
+		buf_append(&h->line, p, n < room ? n : room);
+		h->header_bytes += n;
+		if (lf != NULL) {
+			smtpd_header_line(h);
+			buf_reset(&h->line);
+		}
+		if (h->header_bytes > (uint64_t)s->conf->header_size_limit) {
+			smtpd_header_field_done(h);
+			h->in_header = 0;
+		}
+		p += n;
+		len -= n;
+	}
+}
+
+static void
+smtpd_content(struct smtpd_session *s, struct smtpd_data_state *st,
+    const char *p, size_t len)
+{
+	smtpd_header_feed(s, &st->header, p, len);
+	st->size += len;
+	if (s->conf->message_size_limit > 0 &&
+	    st->size > (uint64_t)s->conf->message_size_limit)
+		st->too_big = 1;
+	if (!st->too_big)
+		queue_writer_content(&s->queue, p, len);
+}
+
+/* Read up to the end of the data; -1 when the client is gone. */
+static int
+smtpd_data_receive(struct smtpd_session *s, struct smtpd_data_state *st)
+{
+	char out[SMTPD_DATA_CHUNK];
+	size_t used, outlen;
+	ssize_t n;
+
+	while (!smtp_data_done(&st->decoder)) {
+		if (s->io.in.len == 0 && (n = iobuf_fill(&s->io)) <= 0) {
+			smtpd_io_failed(s, (int)n);
+			return -1;
+		}
+		used = smtp_data_decode(&st->decoder, s->io.in.data,
+		    s->io.in.len, out, sizeof(out), &outlen);
+		buf_consume(&s->io.in, used);
+		s->data_bytes += used;
+		smtpd_content(s, st, out, outlen);
+	}
+	return 0;
+}
+
+/*
+ * A one-byte trigger on qmgr's socket; non-blocking, so a full backlog
+ * (qmgr being restarted) cannot stall the client. qmgr also scans
+ * incoming/ on its own, so a lost trigger only delays delivery.
+ */
+static void
+smtpd_wakeup_qmgr(void)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy(sun.sun_path, SMTPD_QMGR_SOCKET, sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket for %s", SMTPD_QMGR_SOCKET);
+		return;
+	}
+	/*
+	 * The connection itself is the wakeup; the byte only says which kind.
+	 * EAGAIN means qmgr's backlog is full of wakeups already, and a write
+	 * error means qmgr took the connection before the byte: both fine.
+	 */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno != EAGAIN)
+			log_warn("wake up qmgr via %s", SMTPD_QMGR_SOCKET);
+	} else
+		(void)!write(fd, "W", 1);
+	close(fd);
+}
+
+static int
+smtpd_data_finish(struct smtpd_session *s, struct smtpd_data_state *st)
+{
+	const char *mid = st->header.message_id;
+	char id[QUEUE_ID_MAX];
+
+	strlcpy(id, s->queue.id, sizeof(id));
+	if (st->too_big) {
+		smtpd_reply(s, "552 5.3.4 Error: message file too big");
+		return -1;
+	}
+	/* Our own Received: counts too, as it does in Postfix. */
+	if (st->header.hops + 1 >= s->conf->hopcount_limit) {
+		smtpd_reply(s, "554 5.4.0 Error: too many hops");
+		return -1;
+	}
+	if (*mid) {
+		log_info("%s: message-id=%s", id, mid);
+		queue_writer_recordf(&s->queue, QREC_ATTR, "message_id=%s",
+		    mid);
+	}
+	s->queue_open = 0;	/* commit closes or removes the file */
+	if (queue_writer_commit(&s->queue) == -1) {
+		if (errno == EFBIG) {
+			smtpd_reply(s, "552 5.3.4 Error: message file too big");
+			return -1;
+		}
+		log_warn("%s: queue file write error", id);
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+		return -1;
+	}
+	smtpd_wakeup_qmgr();
+	smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+	s->junk = 0;
+	return 0;
+}
+
+int
+smtpd_data(struct smtpd_session *s, const char *args, size_t len)
+{
+	struct smtpd_data_state *st;
+	struct buf received;
+	int rc = -1;
+
+	if (len != 0) {
+		smtpd_reply(s, "501 5.5.4 Syntax: DATA");
+		return -1;
+	}
+	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	if (smtpd_flush(s) == -1) {
+		smtpd_transaction_reset(s);
+		return -1;
+	}
+	st = xcalloc(1, sizeof(*st));
+	smtp_data_init(&st->decoder);
+	st->header.in_header = 1;
+	buf_init(&st->header.line);
+	buf_init(&st->header.field);
+	s->data_bytes = 0;
+
+	queue_writer_content_begin(&s->queue);
+	buf_init(&received);
+	smtpd_received(s, &received);
+	st->size = received.len;
+	queue_writer_content(&s->queue, received.data, received.len);
+	buf_free(&received);
+
+	if (smtpd_data_receive(s, st) == 0) {
+		s->where = "END-OF-MESSAGE";
+		queue_writer_content_end(&s->queue);
+		rc = smtpd_data_finish(s, st);
+	}
+	buf_free(&st->header.line);
+	buf_free(&st->header.field);
+	free(st);
+	smtpd_transaction_reset(s);
+	return rc;
+}

@@ -1,0 +1,255 @@
+"""harness: start a real Postilion instance in a temporary directory on
+loopback ports and report test results as TAP. Every process the instance
+starts is found by PID and must be gone after stop()."""
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+TOP_BUILDDIR = os.environ.get("top_builddir") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+DAEMONS = ["master", "smtpd", "qmgr", "deliver", "pop3d", "imapd"]
+IS_ROOT = os.geteuid() == 0
+MAIL_OWNER = "postilion"
+VMAIL_OWNER = "vmail"
+
+
+def ensure_system_users():
+    """As root, create the two system users an instance runs as."""
+    if not IS_ROOT:
+        return
+    for user in (MAIL_OWNER, VMAIL_OWNER):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home",
+                            "--home-dir", "/nonexistent", "--shell",
+                            "/usr/sbin/nologin", user], check=True)
+
+
+def free_port(host="127.0.0.1"):
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+
+
+def proc_exe(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+
+
+class Instance:
+    """A private Postilion instance: config, queue, mailboxes, log."""
+
+    def __init__(self, main_extra="", master_extra="", domains="example.test"):
+        ensure_system_users()
+        self.dir = tempfile.mkdtemp(prefix="postilion-test-")
+        os.chmod(self.dir, 0o755)
+        self.conf = os.path.join(self.dir, "etc")
+        self.queue = os.path.join(self.dir, "queue")
+        self.mail = os.path.join(self.dir, "mail")
+        self.libexec = os.path.join(self.dir, "libexec")
+        self.maillog = os.path.join(self.dir, "maillog")
+        os.makedirs(self.conf)
+        os.makedirs(self.libexec)
+        os.chmod(self.libexec, 0o755)
+        for d in DAEMONS:
+            os.symlink(os.path.join(TOP_BUILDDIR, d, d),
+                       os.path.join(self.libexec, d))
+        self.postilion_bin = os.path.join(TOP_BUILDDIR, "cli", "postilion")
+        self.smtp_port = free_port()
+        self.pop3_port = free_port()
+        self.master_pid = None
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(f"""# test instance
+queue_directory = {self.queue}
+virtual_mailbox_base = {self.mail}
+daemon_directory = {self.libexec}
+maillog_file = {self.maillog}
+myhostname = mx.example.test
+mydomain = example.test
+mynetworks = 127.0.0.2/32
+virtual_mailbox_domains = {domains}
+virtual_mailbox_maps = hash:{self.conf}/vmailbox
+virtual_password_maps = hash:{self.conf}/passwd
+mail_owner = {MAIL_OWNER}
+virtual_mailbox_owner = {VMAIL_OWNER}
+service_throttle_time = 2s
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+{main_extra}
+""")
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(f"""# service type private unpriv chroot wakeup maxproc command
+127.0.0.1:{self.smtp_port} inet n - y - 20 smtpd
+qmgr      unix  n  -  y  300  1  qmgr
+local     unix  -  n  y  -    -  deliver -t local
+smtp      unix  -  -  y  -    -  deliver -t smtp
+127.0.0.1:{self.pop3_port} inet n - y - 20 pop3d
+{master_extra}
+""")
+        for name in ("vmailbox", "passwd"):
+            open(os.path.join(self.conf, name), "w").close()
+            self.cli("map", "build", "hash:" + os.path.join(self.conf, name))
+
+    # --- commands -------------------------------------------------------
+    def cli(self, *args, input_text=None, check=True):
+        proc = subprocess.run([self.postilion_bin, "-c", self.conf] + list(args),
+                              input=input_text, capture_output=True, text=True,
+                              timeout=60)
+        if check and proc.returncode != 0:
+            raise AssertionError("postilion %s failed (%d): %s%s" % (
+                " ".join(args), proc.returncode, proc.stdout, proc.stderr))
+        return proc
+
+    def add_user(self, address, password):
+        self.cli("user", "add", address, input_text=password + "\n")
+
+    def start(self):
+        self.cli("start")
+        pidfile = os.path.join(self.queue, "pid", "master.pid")
+        wait_for(lambda: os.path.exists(pidfile), what="master.pid")
+        with open(pidfile) as f:
+            self.master_pid = int(f.read().split()[0])
+        wait_for(lambda: self.port_open(self.smtp_port), what="smtp port")
+        wait_for(lambda: self.pids_of("qmgr"), what="qmgr running")
+
+    def stop(self):
+        if self.master_pid is None:
+            return
+        self.cli("stop", check=False)
+        self.master_pid = None
+
+    def destroy(self):
+        """Stop, and kill by PID anything of ours still alive."""
+        try:
+            self.stop()
+        finally:
+            for pid in self.all_pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            subprocess.run(["rm", "-rf", self.dir])
+
+    # --- observation ----------------------------------------------------
+    def port_open(self, port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def all_pids(self):
+        """PIDs of every process running one of this instance's daemons."""
+        pids = []
+        prefix = os.path.realpath(TOP_BUILDDIR)
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if self.conf.encode() in argv and pid != os.getpid():
+                exe = proc_exe(pid) or ""
+                if exe.startswith(prefix) or argv[0].startswith(self.libexec.encode()):
+                    pids.append(pid)
+        return pids
+
+    def pids_of(self, daemon):
+        return [p for p in self.all_pids()
+                if os.path.basename(proc_exe(p) or "") == daemon]
+
+    def log(self):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, needle, timeout=20.0):
+        return wait_for(lambda: needle in self.log(), timeout=timeout,
+                        what="log line containing %r" % needle)
+
+    def maildir(self, address):
+        local, domain = address.split("@")
+        return os.path.join(self.mail, domain, local)
+
+    def maildir_files(self, address):
+        md = self.maildir(address)
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(md, sub)
+            if os.path.isdir(d):
+                out += [os.path.join(d, n) for n in sorted(os.listdir(d))]
+        return out
+
+    def queue_files(self, *subdirs):
+        subdirs = subdirs or ("incoming", "active", "deferred")
+        out = []
+        for sub in subdirs:
+            d = os.path.join(self.queue, sub)
+            if os.path.isdir(d):
+                out += [os.path.join(d, n) for n in os.listdir(d)]
+        return out
+
+
+class TAP:
+    """Run test functions and print TAP for automake's tap-driver."""
+
+    def __init__(self, instance=None):
+        self.tests = []
+        self.instance = instance
+
+    def test(self, fn):
+        self.tests.append(fn)
+        return fn
+
+    def run(self):
+        print("1..%d" % len(self.tests), flush=True)
+        failed = 0
+        for i, fn in enumerate(self.tests, 1):
+            name = fn.__name__
+            start = time.time()
+            try:
+                result = fn()
+                if result == "skip":
+                    print("ok %d - %s # SKIP" % (i, name), flush=True)
+                    continue
+                print("ok %d - %s (%.1fs)" % (i, name, time.time() - start),
+                      flush=True)
+            except Exception:
+                failed += 1
+                print("not ok %d - %s" % (i, name), flush=True)
+                for line in traceback.format_exc().splitlines():
+                    print("# " + line, flush=True)
+                if self.instance is not None:
+                    bad = [l for l in self.instance.log().splitlines()
+                           if "warning:" in l or "fatal:" in l]
+                    for line in bad[-20:]:
+                        print("# log: " + line, flush=True)
+        return 1 if failed else 0
