@@ -14,6 +14,10 @@ int	cmd_master(struct config *, const char *confdir, int argc, char **argv);
 int	cmd_map(struct config *, int argc, char **argv);
 /* cmd_user.c: user add|list */
 int	cmd_user(struct config *, int argc, char **argv);
+/* cmd_queue.c: queue [-j], queue show|delete|hold|release|requeue|expire|flush, flush */
+int	cmd_queue(struct config *, int argc, char **argv);
+/* cmd_sendmail.c: sendmail(1), argv as given to the program */
+int	cmd_sendmail(int argc, char **argv);
 /* cmd_config.c: config [-n|-d] [-x] [name...] (postconf) */
 int	cmd_config(struct config *, int argc, char **argv);
 

@@ -13,7 +13,6 @@
 #include "cli.h"
 #include "core/log.h"
 
-#define EX_TEMPFAIL_CODE	75	/* sysexits.h EX_TEMPFAIL */
 
 struct cli_command {
 	const char *name;
@@ -24,6 +23,7 @@ static int cli_master(struct config *, const char *, int, char **);
 static int cli_config(struct config *, const char *, int, char **);
 static int cli_map(struct config *, const char *, int, char **);
 static int cli_user(struct config *, const char *, int, char **);
+static int cli_queue(struct config *, const char *, int, char **);
 static void cli_usage(FILE *);
 static const char *cli_confdir(const char *);
 static struct config *cli_config_load(const char *);
@@ -41,6 +41,8 @@ static const struct cli_command cli_commands[] = {
 	{ "config", cli_config },
 	{ "map", cli_map },
 	{ "user", cli_user },
+	{ "queue", cli_queue },
+	{ "flush", cli_queue },
 };
 
 static void
@@ -64,6 +66,11 @@ cli_usage(FILE *fp)
 	    "  map dump [type:]file\n"
 	    "                     lookup tables (postmap)\n"
 	    "  user ...           mail accounts\n"
+	    "  queue [-j]         list the mail queue (mailq; -j: JSON lines)\n"
+	    "  queue show ID      a queued message with its envelope\n"
+	    "  queue delete|hold|release|requeue|expire|flush ID...|ALL|-\n"
+	    "                     act on queued messages (postsuper)\n"
+	    "  flush              retry all deferred mail now\n"
 	    "  help               this text\n"
 	    "also installed as sendmail, mailq and newaliases.\n");
 }
@@ -93,6 +100,13 @@ cli_user(struct config *cfg, const char *confdir, int argc, char **argv)
 {
 	(void)confdir;
 	return cmd_user(cfg, argc, argv);
+}
+
+static int
+cli_queue(struct config *cfg, const char *confdir, int argc, char **argv)
+{
+	(void)confdir;
+	return cmd_queue(cfg, argc, argv);
 }
 
 static const char *
@@ -135,6 +149,9 @@ main(int argc, char *argv[])
 	log_init("postilion", NULL, NULL, 1);
 	if (strcmp(prog, "sendmail") == 0)
 		return cli_sendmail(argc, argv);
+	/* Installed setgid postdrop for sendmail: no other part keeps it. */
+	if (getegid() != getgid() && setgid(getgid()) == -1)
+		fatal("setgid");
 	if (strcmp(prog, "mailq") == 0)
 		return cli_mailq(argc, argv);
 	if (strcmp(prog, "newaliases") == 0)
@@ -173,29 +190,39 @@ main(int argc, char *argv[])
 	return rc;
 }
 
-/* cli_sendmail: -bi and -bp have their own parts; mail is not taken yet. */
+/* cli_sendmail: -bi and -bp have their own parts; mail is cmd_sendmail's. */
 static int
 cli_sendmail(int argc, char **argv)
 {
 	int i;
 
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-bi") == 0)
+		if (strcmp(argv[i], "-bi") == 0) {
+			(void)!setgid(getgid());
 			return cli_newaliases(cli_confdir(NULL));
-		if (strcmp(argv[i], "-bp") == 0)
+		}
+		if (strcmp(argv[i], "-bp") == 0) {
+			(void)!setgid(getgid());
 			return cli_mailq(argc, argv);
+		}
 	}
-	fprintf(stderr, "postilion: sendmail: not implemented yet\n");
-	return EX_TEMPFAIL_CODE;
+	return cmd_sendmail(argc, argv);
 }
 
+/* cli_mailq: `postilion queue` under its traditional name. */
 static int
 cli_mailq(int argc, char **argv)
 {
+	struct config *cfg;
+	char *args[] = { "queue", NULL };
+	int rc;
+
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "postilion: mailq: not implemented yet\n");
-	return 1;
+	cfg = cli_config_load(cli_confdir(NULL));
+	rc = cmd_queue(cfg, 1, args);
+	config_free(cfg);
+	return rc;
 }
 
 /* cli_newaliases: `map build -a` each existing hash:/btree: alias_maps file. */

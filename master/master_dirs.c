@@ -42,6 +42,7 @@ static const struct master_dir master_queue_dirs[] = {
 	{ "incoming", 0700, DIR_MAIL },
 	{ "active", 0700, DIR_MAIL },
 	{ "deferred", 0700, DIR_MAIL },
+	{ "defer", 0700, DIR_MAIL },		/* qmgr: last delay reasons */
 	{ "hold", 0700, DIR_MAIL },
 	{ "corrupt", 0700, DIR_MAIL },
 	{ "private", 0700, DIR_MAIL },

@@ -130,9 +130,22 @@ pop3_login(struct pop3_session *s)
 	else if (rc == -1)
 		log_warnx("pop3(%s): virtual_mailbox_maps lookup failed",
 		    s->user);
-	else
-		rc = pop3_mailbox_open(s, path.data) == 0;
+	else if ((rc = pop3_mailbox_open(s, path.data)) == 0)
+		rc = 1;
 	buf_free(&path);
+	if (rc == POP3_MAILBOX_INUSE) {
+		iobuf_puts(&s->io, "-ERR [IN-USE] Mailbox is locked by "
+		    "another POP3 session.\r\n");
+		s->reason = "Mailbox in use";
+		return POP3_CMD_CLOSE;
+	}
+	if (rc == 0) {
+		/* A password but no mailbox: fixing that takes the admin. */
+		iobuf_puts(&s->io, "-ERR [SYS/PERM] No mailbox for this "
+		    "user.\r\n");
+		s->reason = "Internal error";
+		return POP3_CMD_CLOSE;
+	}
 	if (rc != 1) {
 		iobuf_puts(&s->io, "-ERR [SYS/TEMP] Unable to open the "
 		    "mailbox.\r\n");

@@ -1,11 +1,25 @@
 /*
- * mailbox: the snapshot of a Maildir a POP3 session works on. Messages are
+ * mailbox: the snapshot of a Maildir a POP3 session works on. The session
+ * holds MAILBOX_LOCK_POP3 from login to disconnect (a second session gets
+ * [IN-USE]; the kernel drops the lock of a crashed one). Messages are
  * numbered in delivery order (Maildir names start with the time), sizes
  * are computed once, as sent, and QUIT commits the deletions; afterwards
- * new/ messages move to cur/ as Dovecot does. UIDL is the Maildir base
- * name (before ':'), stable across renames and flag changes.
+ * new/ messages move to cur/, and retrieved ones get \Seen, as Dovecot
+ * does.
+ *
+ * UIDL: a message that Dovecot's dovecot-uidlist knows gets Dovecot's
+ * default pop3_uidl_format %08Xu%08Xv (UID, UIDVALIDITY in upper-case hex)
+ * or its saved POP3 UIDL ('P' extension), so clients migrating from
+ * Dovecot do not download everything again. Any other message's UIDL is
+ * its Maildir base name (before ':'), stable across restarts, new/ -> cur/
+ * and IMAP flag renames. When imapd's index assigns UIDs it must keep
+ * these UIDLs: it either writes dovecot-uidlist itself (then the lines for
+ * messages first listed here by base name carry that name as their 'P'
+ * extension, which this reader already prefers), or pop3d asks the index
+ * for the same UID/UIDVALIDITY pair with the same fallback rule.
  * Security: every open is relative to the Maildir descriptor with
- * O_NOFOLLOW, and only regular files are read.
+ * O_NOFOLLOW, and only regular files are read; dovecot-uidlist is
+ * untrusted, bounded by POP3D_UIDLIST_MAX, and its UIDLs are validated.
  */
 #include <sys/stat.h>
 #include <dirent.h>
@@ -16,13 +30,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "mailbox/mailbox_lock.h"
 #include "mailbox/maildir.h"
+#include "mailbox/uidlist.h"
 #include "pop3d/pop3d.h"
 
+static int	pop3_mailbox_lock(int);
+static void	pop3_mailbox_dovecot_uidls(struct pop3_session *);
 static int	pop3_msg_cmp(const void *, const void *);
 static const char *pop3_msg_file(const char *);
 static size_t	pop3_msg_base_len(const char *);
@@ -34,6 +53,7 @@ static int	pop3_msg_relocate_in(struct pop3_session *, struct pop3_msg *,
 		    const char *);
 static off_t	pop3_msg_count(int);
 static int	pop3_msg_unlink(struct pop3_session *, struct pop3_msg *);
+static int	pop3_msg_target(const struct pop3_msg *, char *, size_t);
 static void	pop3_msg_mark_old(struct pop3_session *, struct pop3_msg *);
 
 int
@@ -52,6 +72,13 @@ pop3_mailbox_open(struct pop3_session *s, const char *relpath)
 		log_warn("pop3(%s): open Maildir %s", s->user, relpath);
 		return -1;
 	}
+	/* Lock first: the snapshot must not race another session's UPDATE. */
+	if ((s->lockfd = pop3_mailbox_lock(s->mdfd)) == -1) {
+		if (errno == EWOULDBLOCK)
+			return POP3_MAILBOX_INUSE;
+		log_warn("pop3(%s): lock Maildir %s", s->user, relpath);
+		return -1;
+	}
 	if (maildir_scan(s->mdfd, &entries, &n) == -1) {
 		log_warn("pop3(%s): scan Maildir %s", s->user, relpath);
 		return -1;
@@ -67,7 +94,68 @@ pop3_mailbox_open(struct pop3_session *s, const char *relpath)
 	maildir_entries_free(entries, n);
 	if (n > 1)
 		qsort(s->msgs, n, sizeof(*s->msgs), pop3_msg_cmp);
+	pop3_mailbox_dovecot_uidls(s);
 	return 0;
+}
+
+/*
+ * The lock, waiting a moment: a session that just ended (a client that
+ * dropped and reconnects) may still be cleaning up.
+ */
+static int
+pop3_mailbox_lock(int mdfd)
+{
+	const struct timespec pause = { 0, POP3D_LOCK_POLL_MS * 1000000L };
+	int fd, tries;
+
+	for (tries = POP3D_LOCK_WAIT_MS / POP3D_LOCK_POLL_MS; ; tries--) {
+		fd = mailbox_lock(mdfd, MAILBOX_LOCK_POP3);
+		if (fd != -1 || errno != EWOULDBLOCK || tries <= 0)
+			return fd;
+		(void)nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * Messages dovecot-uidlist knows get Dovecot's UIDL. A broken or huge
+ * file is logged and ignored: the base names are still stable UIDLs.
+ */
+static void
+pop3_mailbox_dovecot_uidls(struct pop3_session *s)
+{
+	const struct uidlist_rec *r;
+	struct uidlist ul;
+	const char *file;
+	size_t i;
+	int rc;
+
+	if ((rc = uidlist_load(s->mdfd, POP3D_UIDLIST_MAX, &ul)) == 0)
+		return;
+	if (rc == -1) {
+		log_warn("pop3(%s): ignoring %s", s->user, UIDLIST_NAME);
+		return;
+	}
+	for (i = 0; i < s->nmsgs; i++) {
+		file = pop3_msg_file(s->msgs[i].name);
+		r = uidlist_lookup(&ul, file, pop3_msg_base_len(file));
+		if (r == NULL)
+			continue;
+		if (r->pop3_uidl != NULL &&
+		    pop3_uidl_valid(r->pop3_uidl, strlen(r->pop3_uidl)))
+			s->msgs[i].uidl = xstrdup(r->pop3_uidl);
+		else
+			s->msgs[i].uidl = xasprintf("%08X%08X",
+			    (unsigned)r->uid, (unsigned)ul.uidvalidity);
+	}
+	uidlist_free(&ul);
+}
+
+/* After UPDATE and the moves to cur/: now the next session may start. */
+void
+pop3_mailbox_unlock(struct pop3_session *s)
+{
+	mailbox_unlock(s->lockfd);
+	s->lockfd = -1;
 }
 
 void
@@ -75,11 +163,14 @@ pop3_mailbox_close(struct pop3_session *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->nmsgs; i++)
+	for (i = 0; i < s->nmsgs; i++) {
 		free(s->msgs[i].name);
+		free(s->msgs[i].uidl);
+	}
 	free(s->msgs);
 	s->msgs = NULL;
 	s->nmsgs = 0;
+	pop3_mailbox_unlock(s);
 	if (s->mdfd != -1)
 		close(s->mdfd);
 	s->mdfd = -1;
@@ -116,6 +207,10 @@ pop3_msg_uidl(const struct pop3_msg *m, char *uidl, size_t len)
 	size_t base = pop3_msg_base_len(file), i;
 	uint64_t h1 = 14695981039346656037ULL, h2 = 0x9e3779b97f4a7c15ULL;
 
+	if (m->uidl != NULL) {
+		strlcpy(uidl, m->uidl, len);
+		return;
+	}
 	if (pop3_uidl_valid(file, base) && base < len) {
 		memcpy(uidl, file, base);
 		uidl[base] = '\0';
@@ -336,34 +431,62 @@ pop3_mailbox_mark_old(struct pop3_session *s)
 	size_t i;
 
 	for (i = 0; i < s->nmsgs; i++)
-		if (!s->msgs[i].deleted &&
-		    strncmp(s->msgs[i].name, "new/", 4) == 0)
+		if (!s->msgs[i].deleted)
 			pop3_msg_mark_old(s, &s->msgs[i]);
 }
 
 /*
- * new/NAME becomes cur/NAME:2, without replacing anything: renameat2
- * with RENAME_NOREPLACE, or link and unlink where that is unsupported.
+ * Where a message goes at the end of a session, as Dovecot's pop3 does
+ * it: out of new/ into cur/, and a retrieved one gets the \Seen flag
+ * (kept in ASCII order among the others; Dovecot's ",fields" after the
+ * flags stay). 1 with the name in to when it moves, 0 when it stays.
+ */
+static int
+pop3_msg_target(const struct pop3_msg *m, char *to, size_t len)
+{
+	const char *file = pop3_msg_file(m->name), *info, *flags;
+	size_t base = pop3_msg_base_len(file), nflags, at;
+	int in_new = strncmp(m->name, "new/", 4) == 0, n;
+
+	info = file[base] != '\0' ? file + base : ":2,";
+	flags = info + 3;
+	if (!m->retrieved || strncmp(info, ":2,", 3) != 0 ||
+	    memchr(flags, 'S', strcspn(flags, ",")) != NULL) {
+		if (!in_new)
+			return 0;
+		n = snprintf(to, len, "cur/%.*s%s", (int)base, file, info);
+	} else {
+		nflags = strcspn(flags, ",");
+		for (at = 0; at < nflags && flags[at] < 'S'; at++)
+			;
+		n = snprintf(to, len, "cur/%.*s:2,%.*sS%s", (int)base, file,
+		    (int)at, flags, flags + at);
+	}
+	return n > 0 && (size_t)n < len;
+}
+
+/*
+ * The move never replaces anything: renameat2 with RENAME_NOREPLACE, or
+ * link and unlink where that is unsupported.
  */
 static void
 pop3_msg_mark_old(struct pop3_session *s, struct pop3_msg *m)
 {
-	const char *file = pop3_msg_file(m->name);
 	char to[PATH_MAX];
-	int n;
 
-	n = snprintf(to, sizeof(to), "cur/%s%s", file,
-	    strchr(file, ':') ? "" : ":2,");
-	if (n < 0 || (size_t)n >= sizeof(to))
+	if (!pop3_msg_target(m, to, sizeof(to)))
 		return;
 	if (renameat2(s->mdfd, m->name, s->mdfd, to, RENAME_NOREPLACE) == 0)
-		return;
+		goto moved;
 	if (errno != EINVAL && errno != ENOSYS)
 		goto fail;
 	if (linkat(s->mdfd, m->name, s->mdfd, to, 0) == -1)
 		goto fail;
 	if (unlinkat(s->mdfd, m->name, 0) == -1)
 		log_warn("pop3(%s): unlink %s", s->user, m->name);
+moved:
+	free(m->name);
+	m->name = xstrdup(to);
 	return;
 fail:
 	/* Gone or already moved by another session: nothing to do. */

@@ -21,6 +21,9 @@
 #define POP3D_ADDR_MAX		INET6_ADDRSTRLEN
 #define POP3D_OUTBUF_FLUSH	(64 * 1024)	/* bound pipelined output */
 #define POP3D_READ_CHUNK	(64 * 1024)	/* RETR/TOP streaming */
+#define POP3D_LOCK_WAIT_MS	1000	/* before [IN-USE] */
+#define POP3D_LOCK_POLL_MS	50
+#define POP3D_UIDLIST_MAX	(32 * 1024 * 1024)	/* dovecot-uidlist */
 
 #define POP3_STATE_AUTH		0x01	/* AUTHORIZATION */
 #define POP3_STATE_TRANS	0x02	/* TRANSACTION */
@@ -47,7 +50,9 @@ struct pop3_msg {
 	char	*name;		/* "new/FILE" or "cur/FILE", relative to mdfd */
 	off_t	 size;		/* bytes on disk */
 	off_t	 octets;	/* size as sent (CRLF); -1 until known */
+	char	*uidl;		/* from dovecot-uidlist; NULL: the base name */
 	int	 deleted;
+	int	 retrieved;	/* RETR sent it: \Seen when the session ends */
 };
 
 struct pop3_stats {
@@ -69,8 +74,10 @@ struct pop3_session {
 	long long auth_attempts;
 	long long bad_commands;
 	int	 mdfd;			/* the Maildir, -1 before login */
+	int	 lockfd;		/* MAILBOX_LOCK_POP3 held, or -1 */
 	struct pop3_msg *msgs;
 	size_t	 nmsgs;
+	off_t	 size_all;		/* as-sent size of all; -1 unknown */
 	struct pop3_stats stats;
 };
 
@@ -96,11 +103,15 @@ int	pop3_cmd_rset(struct pop3_session *, const struct pop3_command *);
 int	pop3_cmd_noop(struct pop3_session *, const struct pop3_command *);
 
 /* mailbox.c: the snapshot taken at login and what QUIT commits. */
+#define POP3_MAILBOX_INUSE	-2	/* another session holds the lock */
+/* pop3_mailbox_open: lock and snapshot; 0, -1 or POP3_MAILBOX_INUSE. */
 int	pop3_mailbox_open(struct pop3_session *, const char *relpath);
 void	pop3_mailbox_close(struct pop3_session *);
+/* pop3_mailbox_unlock: let the next session in (idempotent). */
+void	pop3_mailbox_unlock(struct pop3_session *);
 /* pop3_mailbox_update: unlink deleted messages; -1 if any remained. */
 int	pop3_mailbox_update(struct pop3_session *);
-/* pop3_mailbox_mark_old: new/ messages move to cur/ (best effort). */
+/* pop3_mailbox_mark_old: new/ -> cur/, RETR'd get \Seen (best effort). */
 void	pop3_mailbox_mark_old(struct pop3_session *);
 /* pop3_msg_open: the message's file (found again if renamed); fd or -1. */
 int	pop3_msg_open(struct pop3_session *, struct pop3_msg *);

@@ -45,6 +45,7 @@ static int	pop3_dispatch(struct pop3_session *, struct buf *);
 static const struct pop3_cmd *pop3_cmd_find(const char *);
 static int	pop3_input_has_line(const struct iobuf *);
 static void	pop3_addr(int, int, char *, size_t);
+static void	pop3_session_size(struct pop3_session *);
 static void	pop3_session_log_end(struct pop3_session *);
 
 void
@@ -71,6 +72,8 @@ pop3_session_init(struct pop3_session *s, struct pop3d *d, int fd)
 	s->d = d;
 	s->state = POP3_STATE_AUTH;
 	s->mdfd = -1;
+	s->lockfd = -1;
+	s->size_all = -1;
 	s->start = time(NULL);
 	s->reason = "Connection closed";
 	iobuf_init(&s->io, fd, d->timeout);
@@ -197,9 +200,11 @@ pop3_cmd_capa(struct pop3_session *s, const struct pop3_command *cmd)
 	iobuf_puts(&s->io, "+OK Capability list follows\r\n"
 	    "CAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n"
 	    "AUTH-RESP-CODE\r\n");
+	/* STLS and SASL join this list with the TLS/AUTH work. */
 	if (s->state == POP3_STATE_AUTH)
 		iobuf_puts(&s->io, "USER\r\n");
-	iobuf_puts(&s->io, ".\r\n");
+	iobuf_printf(&s->io, "IMPLEMENTATION %s\r\n.\r\n",
+	    config_get(s->d->cfg, "mail_name"));
 	return POP3_CMD_OK;
 }
 
@@ -207,15 +212,35 @@ pop3_cmd_capa(struct pop3_session *s, const struct pop3_command *cmd)
 int
 pop3_cmd_quit(struct pop3_session *s, const struct pop3_command *cmd)
 {
+	int rc = 0;
+
 	(void)cmd;
 	s->reason = "Logged out";
-	if (s->state == POP3_STATE_TRANS && pop3_mailbox_update(s) == -1) {
+	if (s->state == POP3_STATE_TRANS) {
+		/* The log's size= is the mailbox before the deletions. */
+		pop3_session_size(s);
+		rc = pop3_mailbox_update(s);
+		pop3_mailbox_mark_old(s);
+		/*
+		 * Unlock before the reply: a client that logs in again right
+		 * after QUIT must not get [IN-USE] from its own last session.
+		 */
+		pop3_mailbox_unlock(s);
+	}
+	if (rc == -1)
 		iobuf_puts(&s->io, "-ERR [SYS/TEMP] Some deleted messages "
 		    "were not removed.\r\n");
-		return POP3_CMD_CLOSE;
-	}
-	iobuf_puts(&s->io, "+OK Logging out.\r\n");
+	else
+		iobuf_puts(&s->io, "+OK Logging out.\r\n");
 	return POP3_CMD_CLOSE;
+}
+
+/* The as-sent size of the whole snapshot, once, for the log line. */
+static void
+pop3_session_size(struct pop3_session *s)
+{
+	if (s->size_all < 0 && pop3_mailbox_octets(s, 1, &s->size_all) == -1)
+		s->size_all = 0;
 }
 
 /* pop3_addr: the numeric address of one end of fd (peer or local). */
@@ -247,15 +272,14 @@ pop3_session_log_end(struct pop3_session *s)
 {
 	long long secs = (long long)(time(NULL) - s->start);
 	const char *sep = ": ", *why = s->reason;
-	off_t size = 0;
 
 	if (s->state == POP3_STATE_TRANS) {
-		(void)pop3_mailbox_octets(s, 1, &size);
+		pop3_session_size(s);
 		log_info("pop3(%s): Disconnected: %s top=%lu/%lld, "
 		    "retr=%lu/%lld, del=%lu/%zu, size=%lld", s->user, s->reason,
 		    s->stats.top, (long long)s->stats.top_bytes,
 		    s->stats.retr, (long long)s->stats.retr_bytes,
-		    s->stats.del, s->nmsgs, (long long)size);
+		    s->stats.del, s->nmsgs, (long long)s->size_all);
 		return;
 	}
 	/* Dovecot writes a plain "Disconnected" for a client's own leaving. */

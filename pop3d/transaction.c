@@ -184,6 +184,7 @@ pop3_cmd_retr(struct pop3_session *s, const struct pop3_command *cmd)
 	if ((m = pop3_msg_find(s, &cmd->args[0], &rc)) == NULL)
 		return rc;
 	if (pop3_msg_send(s, m, -1, &sent) == 0) {
+		m->retrieved = 1;
 		s->stats.retr++;
 		s->stats.retr_bytes += sent;
 	}

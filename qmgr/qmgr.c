@@ -5,15 +5,19 @@
  * queue_run_delay (sooner when a known retry time comes first), and runs
  * deliveries through the transports (qmgr_sched.c).
  * Parameters: queue_directory, mail_owner, virtual_mailbox_domains,
- * qmgr_message_active_limit, queue_run_delay, minimal_backoff_time,
- * maximal_backoff_time, maximal_queue_lifetime, transport_retry_time,
- * ipc_timeout, <transport>_destination_{concurrency,recipient}_limit.
+ * transport_maps, qmgr_message_active_limit, queue_run_delay,
+ * minimal_backoff_time, maximal_backoff_time, maximal_queue_lifetime,
+ * bounce_queue_lifetime, bounce_size_limit, delay_warning_time,
+ * transport_retry_time, ipc_timeout, setgid_group, myhostname, relayhost,
+ * initial_destination_concurrency, default_process_limit,
+ * <transport>_destination_{concurrency,recipient}_limit.
  * Security: maps are opened as root, then qmgr runs as mail_owner,
  * chrooted into the queue directory with -j.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +36,6 @@
 #define QMGR_INCOMING_POLL	2
 /* Never scan deferred/ for a retry time more often than this. */
 #define QMGR_DEFERRED_MIN_GAP	10
-#define QMGR_WAKEUP_READ	64
 /* Longest poll() wait in ms, whatever the timers say. */
 #define QMGR_POLL_MAX		60000
 
@@ -47,6 +50,7 @@ static void qmgr_transport_init(struct qmgr *, int, const char *);
 static long long qmgr_transport_param(struct config *, const char *,
     const char *);
 static void qmgr_mkdirs(void);
+static void qmgr_admin_ids(struct qmgr *);
 static void qmgr_wakeups(struct qmgr *);
 static void qmgr_loop(struct qmgr *);
 static void qmgr_timers_run(struct qmgr *, struct qmgr_timers *);
@@ -82,10 +86,10 @@ qmgr_transport_param(struct config *cfg, const char *transport,
 }
 
 /*
- * Concurrency is per transport here (all local deliveries share one
- * limit), not per destination as in Postfix, whose local default of 2
- * is per recipient; our local_destination_concurrency_limit defaults to
- * 20 so Maildir deliveries overlap their fsyncs.
+ * Concurrency is per destination (qmgr_site); all local deliveries are one
+ * destination, not one per recipient as in Postfix (whose local default
+ * of 2 is per recipient): our local_destination_concurrency_limit
+ * defaults to 20 so Maildir deliveries overlap their fsyncs.
  */
 static void
 qmgr_transport_init(struct qmgr *q, int t, const char *name)
@@ -99,7 +103,14 @@ qmgr_transport_init(struct qmgr *q, int t, const char *name)
 	tp->limit = n > 0 ? (size_t)n : 1;
 	n = qmgr_transport_param(q->cfg, name, "destination_recipient_limit");
 	tp->rcpt_limit = n > 0 ? (size_t)n : 1;
-	TAILQ_INIT(&tp->queue);
+	/* The delivery processes master will run for the transport. */
+	n = config_get_int(q->cfg, "default_process_limit");
+	tp->proc_limit = n > 0 ? (size_t)n : 1;
+	n = config_get_int(q->cfg, "initial_destination_concurrency");
+	tp->initial = n > 0 ? (double)n : 1;
+	if (tp->initial > (double)tp->limit)
+		tp->initial = (double)tp->limit;
+	TAILQ_INIT(&tp->sites);
 }
 
 static void
@@ -110,6 +121,7 @@ qmgr_init(struct qmgr *q, struct config *cfg)
 
 	memset(q, 0, sizeof(*q));
 	q->cfg = cfg;
+	q->relayhost = config_get(cfg, "relayhost");
 	TAILQ_INIT(&q->messages);
 	TAILQ_INIT(&q->inflight);
 	qmgr_transport_init(q, QMGR_TRANSPORT_LOCAL, "local");
@@ -126,9 +138,29 @@ qmgr_init(struct qmgr *q, struct config *cfg)
 	q->ipc_timeout = config_get_time(cfg, "ipc_timeout");
 	if (q->ipc_timeout < 1)
 		q->ipc_timeout = 1;
+	q->bounce_lifetime = config_get_time(cfg, "bounce_queue_lifetime");
+	q->delay_warning = config_get_time(cfg, "delay_warning_time");
+	n = config_get_int(cfg, "bounce_size_limit");
+	q->bounce_size_limit = n > 0 ? (size_t)n : 0;
+	q->hostname = config_get(cfg, "myhostname");
+	TAILQ_INIT(&q->clients);
 	if (qmgr_route_open(&q->route, config_get(cfg,
 	    "virtual_mailbox_domains"), err, sizeof(err)) == -1)
 		fatalx("virtual_mailbox_domains: %s", err);
+	if (qmgr_route_transport_open(&q->route, config_get(cfg,
+	    "transport_maps"), err, sizeof(err)) == -1)
+		fatalx("transport_maps: %s", err);
+}
+
+/* Who may use the queue CLI: looked up before the chroot. */
+static void
+qmgr_admin_ids(struct qmgr *q)
+{
+	struct group *gr;
+
+	q->postdrop_gid = (gid_t)-1;
+	if ((gr = getgrnam(config_get(q->cfg, "setgid_group"))) != NULL)
+		q->postdrop_gid = gr->gr_gid;
 }
 
 /* The queue directories qmgr moves files between (maildrop is not ours). */
@@ -142,28 +174,25 @@ qmgr_mkdirs(void)
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (mkdir(dirs[i], 0700) == -1 && errno != EEXIST)
 			fatal("mkdir %s", dirs[i]);
+	/* Only the queue listing's delay reasons live there: not fatal. */
+	if (mkdir(QMGR_DEFER_DIR, 0700) == -1 && errno != EEXIST)
+		log_warn("mkdir %s", QMGR_DEFER_DIR);
 }
 
 /*
- * A client connects, writes a trigger and closes; we read what is there
- * and close. 'F' (flush) also retries every deferred message now; any
- * other byte, or none, means "look at incoming/".
+ * Every connection is a wakeup for incoming/. What the client then writes
+ * is read by qmgr_admin.c: a trigger byte ('F' also retries every deferred
+ * message now) or a queue CLI command.
  */
 static void
 qmgr_wakeups(struct qmgr *q)
 {
-	char buf[QMGR_WAKEUP_READ];
-	ssize_t n, i;
 	int fd;
 
 	while ((fd = accept4(MASTER_LISTEN_FD, NULL, NULL,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
 		q->incoming_now = 1;
-		if ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-			for (i = 0; i < n; i++)
-				if (buf[i] == 'F')
-					q->deferred_now = q->flush = 1;
-		close(fd);
+		qmgr_admin_accept(q, fd);
 	}
 	/* Anything else would make poll() spin: let master restart us. */
 	if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
@@ -196,14 +225,16 @@ static void
 qmgr_timers_run(struct qmgr *q, struct qmgr_timers *tm)
 {
 	struct timespec now, due;
-	int maintenance;
+	int maintenance, flush;
 
 	qmgr_clock(&now);
 	due = qmgr_deferred_due(q, tm);
 	if (q->deferred_now || qmgr_ms_until(&now, &due) <= 0) {
-		qmgr_scan_deferred(q, q->flush);
-		tm->last_deferred = now;
+		/* A scan that stops at its batch size asks for the next one. */
+		flush = q->flush;
 		q->deferred_now = q->flush = 0;
+		tm->last_deferred = now;
+		qmgr_scan_deferred(q, flush);
 	}
 	if (q->incoming_now || qmgr_ms_until(&now, &tm->next_incoming) <= 0) {
 		due = tm->last_maintenance;
@@ -235,6 +266,8 @@ qmgr_poll_timeout(struct qmgr *q, struct qmgr_timers *tm)
 	TAILQ_FOREACH(job, &q->inflight, entry)
 		if ((t = qmgr_ms_until(&now, &job->deadline)) < ms)
 			ms = t;
+	if ((t = qmgr_admin_timeout_ms(q)) < ms)
+		ms = t;
 	if (ms > QMGR_POLL_MAX)
 		ms = QMGR_POLL_MAX;
 	/* +1: wake just after a deadline, not a millisecond before it. */
@@ -247,8 +280,9 @@ qmgr_loop(struct qmgr *q)
 	struct qmgr_timers tm;
 	struct pollfd *pfd = NULL;
 	struct qmgr_job **jobs = NULL, *job, *next;
+	struct qmgr_client *c;
 	struct timespec now;
-	size_t n, i, cap = 0;
+	size_t n, i, nc, cap = 0;
 	int rc;
 
 	qmgr_clock(&now);
@@ -261,6 +295,8 @@ qmgr_loop(struct qmgr *q)
 		qmgr_dispatch(q);
 		n = 1;
 		TAILQ_FOREACH(job, &q->inflight, entry)
+			n++;
+		TAILQ_FOREACH(c, &q->clients, entry)
 			n++;
 		if (n > cap) {
 			cap = n;
@@ -275,18 +311,24 @@ qmgr_loop(struct qmgr *q)
 			pfd[i].events = POLLIN;
 			jobs[i++] = job;
 		}
+		nc = (size_t)qmgr_admin_pollfds(q, pfd + i, n - i);
+		n = i + nc;
 		rc = poll(pfd, n, qmgr_poll_timeout(q, &tm));
 		if (rc == -1 && errno != EINTR)
 			fatal("poll");
 		if (rc <= 0)
 			goto timeouts;
+		/* Clients first: an accept below appends to their list. */
+		qmgr_admin_input(q, pfd + n - nc, nc);
 		if (pfd[0].revents & POLLIN)
 			qmgr_wakeups(q);
 		/* A job's handler frees only that job: the array stays valid. */
-		for (i = 1; i < n; i++)
+		for (i = 1; i < n - nc; i++)
 			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 				qmgr_job_input(q, jobs[i]);
 timeouts:
+		if (rc <= 0)
+			qmgr_admin_input(q, pfd + n - nc, 0);
 		qmgr_clock(&now);
 		TAILQ_FOREACH_SAFE(job, &q->inflight, entry, next)
 			if (qmgr_ms_until(&now, &job->deadline) <= 0)
@@ -305,11 +347,13 @@ main(int argc, char *argv[])
 
 	service_init(argc, argv, "qmgr", &opts);
 	qmgr_init(&q, opts.cfg);
+	qmgr_admin_ids(&q);
 	qdir = config_get(opts.cfg, "queue_directory");
 	if (!opts.chroot && chdir(qdir) == -1)
 		fatal("chdir %s", qdir);
 	priv_drop_user(config_get(opts.cfg, "mail_owner"),
 	    opts.chroot ? qdir : NULL);
+	q.owner_uid = geteuid();
 	qmgr_mkdirs();
 	if (getsockopt(MASTER_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening,
 	    &optlen) == -1 || !listening)

@@ -2,13 +2,16 @@
  * qmgr: the queue manager's shared state. One process owns the queue:
  * qmgr_scan.c moves files between queue directories, qmgr_sched.c turns
  * active messages into delivery jobs and runs them against the transports,
- * qmgr_route.c decides which transport a recipient goes to.
+ * qmgr_route.c decides which transport a recipient goes to, qmgr_bounce.c
+ * writes delivery status notifications, qmgr_admin.c serves the queue CLI.
  */
 #ifndef POSTILION_QMGR_H
 #define POSTILION_QMGR_H
 
+#include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/time.h>
+#include <poll.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -22,29 +25,61 @@ struct map_list;
 #define QMGR_TRANSPORT_LOCAL	0
 #define QMGR_TRANSPORT_SMTP	1
 #define QMGR_NTRANSPORTS	2
+/* Pseudo transports handled inside qmgr (transport_maps). */
+#define QMGR_TRANSPORT_ERROR	10	/* error:text: bounce (or defer) now */
+#define QMGR_TRANSPORT_DISCARD	11	/* discard:text: drop as delivered */
+#define QMGR_TRANSPORT_UNKNOWN	12	/* a name we have no socket for */
+
+#define QMGR_NEXTHOP_MAX	256
+#define QMGR_DEFER_DIR		"defer"	/* last delay reason per message */
+
+/* Where one recipient goes (qmgr_route_resolve). */
+struct qmgr_dest {
+	int	 transport;		/* QMGR_TRANSPORT_* */
+	char	 nexthop[QMGR_NEXTHOP_MAX];	/* "" = the transport's default */
+};
 
 /* Per-recipient progress of an active message. */
 #define QMGR_RCPT_PENDING	0	/* to try (or tried and deferred) */
 #define QMGR_RCPT_DONE		1	/* finished; not yet marked in the file */
 #define QMGR_RCPT_MARKED	2	/* finished and marked DONE in the file */
+#define QMGR_RCPT_FAILED	3	/* bounced; marked once the DSN is queued */
+
+/* Last status of a recipient in this pass (for DSNs and delay reasons). */
+struct qmgr_rcpt_status {
+	char	 dsn[DELIVER_DSN_MAX];	/* "" when not tried */
+	char	*reason;
+};
+
+/* What the queue CLI asked of a message that was busy in active/. */
+#define QMGR_ADMIN_NONE		0
+#define QMGR_ADMIN_DELETE	1
+#define QMGR_ADMIN_HOLD		2
+#define QMGR_ADMIN_REQUEUE	3
 
 struct qmgr_msg {
 	TAILQ_ENTRY(qmgr_msg) entry;
 	char	 id[QUEUE_ID_MAX];
 	struct queue_message qm;
 	unsigned char *rstate;		/* QMGR_RCPT_* per qm.rcpts[] */
+	struct qmgr_rcpt_status *status;	/* per qm.rcpts[] */
 	struct timeval active;		/* when it entered active/ */
 	int	 fd;			/* active/ID read-only while jobs run, else -1 */
 	size_t	 jobs;			/* jobs queued or in flight */
 	int	 short_retry;		/* a transport was unreachable */
+	int	 forced_expire;		/* queue expire: file mode has u+x */
+	int	 admin;			/* QMGR_ADMIN_*, done when jobs end */
 };
 
 struct qmgr_transport;
+struct qmgr_site;
 
 struct qmgr_job {
-	TAILQ_ENTRY(qmgr_job) entry;	/* transport queue, then in flight */
+	TAILQ_ENTRY(qmgr_job) entry;	/* site queue, then in flight */
 	struct qmgr_msg *msg;
 	struct qmgr_transport *tp;
+	struct qmgr_site *site;
+	char	 nexthop[QMGR_NEXTHOP_MAX];
 	size_t	*idx;			/* indexes into msg->qm.rcpts */
 	struct deliver_request req;	/* req.rcpts[i] is idx[i] */
 	int	 sock;
@@ -54,13 +89,36 @@ struct qmgr_job {
 
 TAILQ_HEAD(qmgr_job_list, qmgr_job);
 
+/*
+ * A destination of a transport (its nexthop, relayhost or recipient
+ * domain): its own queue of jobs and a concurrency window that starts at
+ * initial_destination_concurrency, grows by 1/window per delivery up to
+ * <transport>_destination_concurrency_limit, shrinks by 1/window per
+ * failed connection, and after a whole window of failures in a row marks
+ * the destination dead for transport_retry_time.
+ */
+struct qmgr_site {
+	TAILQ_ENTRY(qmgr_site) entry;	/* the transport's sites */
+	char	 name[QMGR_NEXTHOP_MAX];
+	struct qmgr_job_list queue;	/* waiting for a slot */
+	size_t	 inflight;
+	double	 window;
+	size_t	 fails;			/* failed deliveries in a row */
+	struct timespec dead_until;
+	char	 dead_reason[256];
+};
+TAILQ_HEAD(qmgr_site_list, qmgr_site);
+
 struct qmgr_transport {
 	const char *name;		/* "local", "smtp" */
 	char	 socket[64];		/* "private/local" */
-	size_t	 limit;			/* concurrent deliveries */
+	size_t	 limit;			/* concurrent deliveries per site */
+	size_t	 proc_limit;		/* concurrent deliveries in all */
+	double	 initial;		/* initial_destination_concurrency */
 	size_t	 rcpt_limit;		/* recipients per request */
 	size_t	 inflight;
-	struct qmgr_job_list queue;	/* waiting for a slot */
+	struct qmgr_site_list sites;
+	size_t	 nsites;
 	struct timespec dead_until;	/* connect failed: do not retry yet */
 	char	 dead_reason[256];
 };
@@ -69,7 +127,18 @@ struct qmgr_route {
 	char	**domains;		/* literal virtual_mailbox_domains */
 	size_t	 ndomains;
 	struct map_list *maps;		/* type:name entries, or NULL */
+	struct map_list *transport;	/* transport_maps, or NULL */
 };
+
+/* A connection on public/qmgr: a wakeup or a queue CLI command. */
+struct qmgr_client {
+	TAILQ_ENTRY(qmgr_client) entry;
+	int	 fd;
+	int	 admin;			/* QMGR_PEER_* (qmgr_admin.c) */
+	struct buf in;
+	struct timespec deadline;	/* CLOCK_MONOTONIC */
+};
+TAILQ_HEAD(qmgr_client_list, qmgr_client);
 
 struct qmgr {
 	struct config *cfg;
@@ -82,8 +151,16 @@ struct qmgr {
 	long long queue_run_delay;
 	long long min_backoff, max_backoff;
 	long long lifetime;
+	long long bounce_lifetime;	/* bounce_queue_lifetime */
+	long long delay_warning;	/* delay_warning_time, 0 = off */
+	size_t	 bounce_size_limit;
+	const char *hostname;		/* myhostname */
+	struct qmgr_client_list clients;	/* queue CLI connections */
+	uid_t	 owner_uid;		/* our own (mail_owner) uid */
+	gid_t	 postdrop_gid;		/* setgid_group, (gid_t)-1 if unknown */
 	long long retry_time;		/* transport_retry_time */
 	long long ipc_timeout;
+	const char *relayhost;		/* smtp's site when no nexthop */
 	int	 incoming_now;		/* a wakeup asked for a scan */
 	int	 deferred_now;		/* a flush asked for a deferred scan */
 	int	 flush;			/* ... ignoring retry times */
@@ -97,8 +174,38 @@ int	qmgr_route_open(struct qmgr_route *, const char *domains, char *err,
 void	qmgr_route_close(struct qmgr_route *);
 /* qmgr_route_local: 1 local, 0 not, -1 lookup error. */
 int	qmgr_route_local(struct qmgr_route *, const char *address);
+/* qmgr_route_transport_open: transport_maps ("" = none); -1 with err. */
+int	qmgr_route_transport_open(struct qmgr_route *, const char *maps,
+	    char *err, size_t errlen);
+/*
+ * qmgr_route_resolve: transport_maps (full address, domain, .parent
+ * domains), then virtual_mailbox_domains (local), else smtp. 0, or -1 on
+ * a lookup error.
+ */
+int	qmgr_route_resolve(struct qmgr_route *, const char *address,
+	    struct qmgr_dest *);
+/* qmgr_route_parse: "transport:nexthop" into dest; -1 if malformed. */
+int	qmgr_route_parse(const char *value, struct qmgr_dest *);
 /* qmgr_backoff: seconds until the next try of a message queued since arrival. */
 long long qmgr_backoff(time_t now, time_t arrival, long long min, long long max);
+
+/* qmgr_bounce.c */
+/*
+ * qmgr_bounce: queue one DSN of kind (DSN_*) for the recipients of msg in
+ * state (QMGR_RCPT_FAILED for bounces); 0 when queued or not wanted, -1
+ * when it could not be written (the caller keeps the recipients).
+ */
+int	qmgr_bounce(struct qmgr *, struct qmgr_msg *, int kind);
+/* qmgr_defer_reasons_save / _remove: defer/ID for the queue listing. */
+void	qmgr_defer_reasons_save(struct qmgr_msg *);
+void	qmgr_defer_reasons_remove(const char *id);
+
+/* qmgr_admin.c */
+void	qmgr_admin_accept(struct qmgr *, int fd);
+int	qmgr_admin_pollfds(struct qmgr *, struct pollfd *, size_t);
+void	qmgr_admin_input(struct qmgr *, struct pollfd *, size_t);
+int	qmgr_admin_timeout_ms(struct qmgr *);
+struct qmgr_msg *qmgr_msg_find(struct qmgr *, const char *id);
 
 /* qmgr_scan.c */
 void	qmgr_recover(struct qmgr *);

@@ -1,8 +1,12 @@
 /*
  * qmgr_route: which transport a recipient goes to, and when a deferred
- * message is tried again. A domain listed in virtual_mailbox_domains (a
- * literal name, or a key in a "type:name" map in that list) is delivered
- * by the local transport; everything else by smtp.
+ * message is tried again. transport_maps is asked first (the address, its
+ * domain, then each parent as ".parent", Postfix's order), with values
+ * "local:", "smtp:[host]:port", "smtp:host", "error:text", "discard:text";
+ * then a domain listed in virtual_mailbox_domains (a literal name, or a key
+ * in a "type:name" map in that list) goes to the local transport;
+ * everything else to smtp (relayhost and MX are the smtp agent's business).
+ * Parameters: transport_maps, virtual_mailbox_domains.
  * Security: maps are opened at startup, before the privilege drop.
  */
 #include <stdio.h>
@@ -14,6 +18,9 @@
 #include "core/xmalloc.h"
 #include "map/map.h"
 #include "qmgr/qmgr.h"
+
+static int qmgr_route_transport_lookup(struct qmgr_route *, const char *,
+    struct qmgr_dest *);
 
 int
 qmgr_route_open(struct qmgr_route *r, const char *value, char *err,
@@ -56,6 +63,8 @@ qmgr_route_close(struct qmgr_route *r)
 	free(r->domains);
 	if (r->maps)
 		map_list_close(r->maps);
+	if (r->transport)
+		map_list_close(r->transport);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -103,4 +112,105 @@ qmgr_backoff(time_t now, time_t arrival, long long min, long long max)
 	if (delay < min)
 		delay = min;
 	return delay;
+}
+
+int
+qmgr_route_transport_open(struct qmgr_route *r, const char *maps, char *err,
+    size_t errlen)
+{
+	if (maps == NULL || *maps == '\0')
+		return 0;
+	if ((r->transport = map_list_open(maps, err, errlen)) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * "name:nexthop" (":nexthop" keeps the default transport, "name" alone
+ * has no nexthop). relay is Postfix's second smtp transport: ours is smtp.
+ */
+int
+qmgr_route_parse(const char *value, struct qmgr_dest *d)
+{
+	const char *colon = strchr(value, ':');
+	char name[64];
+	size_t n;
+
+	n = colon ? (size_t)(colon - value) : strlen(value);
+	if (n >= sizeof(name))
+		return -1;
+	memcpy(name, value, n);
+	name[n] = '\0';
+	d->nexthop[0] = '\0';
+	if (colon != NULL && strlcpy(d->nexthop, colon + 1,
+	    sizeof(d->nexthop)) >= sizeof(d->nexthop))
+		return -1;
+	if (n == 0)
+		d->transport = -1;	/* the caller's default */
+	else if (!strcmp(name, "local") || !strcmp(name, "virtual"))
+		d->transport = QMGR_TRANSPORT_LOCAL;
+	else if (!strcmp(name, "smtp") || !strcmp(name, "relay"))
+		d->transport = QMGR_TRANSPORT_SMTP;
+	else if (!strcmp(name, "error"))
+		d->transport = QMGR_TRANSPORT_ERROR;
+	else if (!strcmp(name, "discard"))
+		d->transport = QMGR_TRANSPORT_DISCARD;
+	else {
+		d->transport = QMGR_TRANSPORT_UNKNOWN;
+		strlcpy(d->nexthop, name, sizeof(d->nexthop));
+	}
+	return 0;
+}
+
+/* 1 found, 0 not, -1 lookup error. Keys are lower case. */
+static int
+qmgr_route_transport_lookup(struct qmgr_route *r, const char *address,
+    struct qmgr_dest *d)
+{
+	struct buf value;
+	char *key, *p, *dom;
+	int rc = 0;
+
+	key = xstrdup(address);
+	for (p = key; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	buf_init(&value);
+	dom = strrchr(key, '@');
+	if ((rc = map_list_lookup(r->transport, key, &value)) == 0 &&
+	    dom != NULL && dom[1] != '\0') {
+		dom++;
+		rc = map_list_lookup(r->transport, dom, &value);
+		/* Parents: ".example.com" matches sub.example.com. */
+		for (p = strchr(dom, '.'); rc == 0 && p != NULL;
+		    p = strchr(p + 1, '.'))
+			rc = map_list_lookup(r->transport, p, &value);
+	}
+	if (rc == 1 && qmgr_route_parse(value.data, d) == -1) {
+		d->transport = QMGR_TRANSPORT_ERROR;
+		strlcpy(d->nexthop, "4.3.5 bad transport_maps entry",
+		    sizeof(d->nexthop));
+	}
+	buf_free(&value);
+	free(key);
+	return rc;
+}
+
+int
+qmgr_route_resolve(struct qmgr_route *r, const char *address,
+    struct qmgr_dest *d)
+{
+	int local;
+
+	memset(d, 0, sizeof(*d));
+	d->transport = -1;
+	if (r->transport != NULL &&
+	    qmgr_route_transport_lookup(r, address, d) == -1)
+		return -1;
+	if (d->transport != -1)
+		return 0;
+	if ((local = qmgr_route_local(r, address)) == -1)
+		return -1;
+	d->transport = local ? QMGR_TRANSPORT_LOCAL : QMGR_TRANSPORT_SMTP;
+	return 0;
 }

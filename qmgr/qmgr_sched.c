@@ -1,13 +1,18 @@
 /*
  * qmgr_sched: delivery jobs. A message's pending recipients are grouped
- * per transport into jobs (at most <transport>_destination_recipient_limit
- * recipients and QMGR_REQUEST_BYTES of addresses each); each transport runs
- * at most <transport>_destination_concurrency_limit jobs at once over
- * non-blocking sockets. Replies mark recipients done (2.x.x delivered,
- * 5.x.x bounced) or leave them pending (4.x.x); when a message has no job
- * left it is removed, or deferred with its retry time as mtime, or expired.
+ * per transport and nexthop into jobs (at most
+ * <transport>_destination_recipient_limit recipients and QMGR_REQUEST_BYTES
+ * of addresses each); each transport runs at most
+ * <transport>_destination_concurrency_limit jobs at once over non-blocking
+ * sockets. Replies mark recipients done (2.x.x delivered), failed (5.x.x,
+ * bounced) or leave them pending (4.x.x). When a message has no job left,
+ * failed recipients get one bounce for all of them (queued before they are
+ * marked done), then the message is removed, or deferred with its retry
+ * time as mtime, or expired (every pending recipient fails), or moved as
+ * the queue CLI asked (hold, requeue, delete).
  * Parameters: minimal_backoff_time, maximal_backoff_time,
- * maximal_queue_lifetime, transport_retry_time, ipc_timeout.
+ * maximal_queue_lifetime, bounce_queue_lifetime, delay_warning_time,
+ * transport_retry_time, ipc_timeout.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,12 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "ipc/ipc.h"
+#include "proto/dsn.h"
 #include "qmgr/qmgr.h"
 
 /* Room left in an IPC frame for everything but the addresses. */
@@ -32,7 +39,23 @@
 #define QMGR_SEND_TIMEOUT	10
 #define QMGR_READ_CHUNK		4096
 
-static struct qmgr_job *qmgr_job_new(struct qmgr *, struct qmgr_msg *, int);
+static struct qmgr_job *qmgr_job_new(struct qmgr *, struct qmgr_msg *, int,
+    const char *, const char *);
+static struct qmgr_site *qmgr_site_get(struct qmgr_transport *, const char *);
+static void qmgr_site_name(struct qmgr *, int, const char *, const char *,
+    char *, size_t);
+static void qmgr_site_feedback(struct qmgr *, struct qmgr_job *);
+static void qmgr_site_gc(struct qmgr_transport *);
+static int qmgr_site_dispatch(struct qmgr *, struct qmgr_transport *,
+    struct qmgr_site *, const struct timespec *);
+static void qmgr_rcpt_status(struct qmgr_msg *, size_t, const char *,
+    const char *);
+static void qmgr_rcpt_inline(struct qmgr_msg *, size_t,
+    const struct qmgr_dest *);
+static int qmgr_msg_expire(struct qmgr *, struct qmgr_msg *);
+static void qmgr_msg_bounce(struct qmgr *, struct qmgr_msg *);
+static void qmgr_msg_delay_warning(struct qmgr *, struct qmgr_msg *);
+static void qmgr_msg_move(struct qmgr_msg *, const char *, time_t);
 static void qmgr_job_start(struct qmgr *, struct qmgr_job *);
 static int qmgr_job_send(struct qmgr_job *);
 static void qmgr_job_fail(struct qmgr *, struct qmgr_job *, const char *,
@@ -54,14 +77,53 @@ qmgr_ts_before(const struct timespec *a, const struct timespec *b)
 	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/* The site a job goes to: found, or made with a fresh window. */
+static struct qmgr_site *
+qmgr_site_get(struct qmgr_transport *tp, const char *name)
+{
+	struct qmgr_site *site;
+
+	TAILQ_FOREACH(site, &tp->sites, entry)
+		if (!strcasecmp(site->name, name))
+			return site;
+	site = xcalloc(1, sizeof(*site));
+	strlcpy(site->name, name, sizeof(site->name));
+	TAILQ_INIT(&site->queue);
+	site->window = tp->initial;
+	TAILQ_INSERT_TAIL(&tp->sites, site, entry);
+	tp->nsites++;
+	return site;
+}
+
+/* smtp: nexthop, else relayhost, else the domain; local: one site. */
+static void
+qmgr_site_name(struct qmgr *q, int t, const char *nexthop,
+    const char *address, char *out, size_t outlen)
+{
+	const char *at = strrchr(address, '@');
+
+	if (*nexthop)
+		strlcpy(out, nexthop, outlen);
+	else if (t != QMGR_TRANSPORT_SMTP)
+		strlcpy(out, "", outlen);
+	else if (*q->relayhost)
+		strlcpy(out, q->relayhost, outlen);
+	else
+		strlcpy(out, at ? at + 1 : "", outlen);
+}
+
 static struct qmgr_job *
-qmgr_job_new(struct qmgr *q, struct qmgr_msg *msg, int t)
+qmgr_job_new(struct qmgr *q, struct qmgr_msg *msg, int t, const char *nexthop,
+    const char *sitename)
 {
 	struct qmgr_job *job;
 
 	job = xcalloc(1, sizeof(*job));
 	job->msg = msg;
 	job->tp = &q->tp[t];
+	job->site = qmgr_site_get(job->tp, sitename);
+	strlcpy(job->nexthop, nexthop, sizeof(job->nexthop));
+	job->req.nexthop = *nexthop ? xstrdup(nexthop) : NULL;
 	job->sock = -1;
 	buf_init(&job->in);
 	job->req.queue_id = xstrdup(msg->id);
@@ -71,9 +133,21 @@ qmgr_job_new(struct qmgr *q, struct qmgr_msg *msg, int t)
 	job->req.active = msg->active;
 	job->req.content_offset = msg->qm.content_offset;
 	job->req.content_len = msg->qm.content_len;
-	TAILQ_INSERT_TAIL(&job->tp->queue, job, entry);
+	TAILQ_INSERT_TAIL(&job->site->queue, job, entry);
 	msg->jobs++;
 	return job;
+}
+
+/* Remember the last status of recipient i (for DSNs and the listing). */
+static void
+qmgr_rcpt_status(struct qmgr_msg *msg, size_t i, const char *dsn,
+    const char *reason)
+{
+	struct qmgr_rcpt_status *st = &msg->status[i];
+
+	strlcpy(st->dsn, dsn, sizeof(st->dsn));
+	free(st->reason);
+	st->reason = xstrdup(reason ? reason : "");
 }
 
 /* qmgr_log_defer: qmgr's own to= line, when no agent could report. */
@@ -97,59 +171,215 @@ qmgr_log_defer(struct qmgr_msg *msg, size_t idx, const char *dsn,
 	deliver_log_status(&req, req.rcpts, "none", &now, &now);
 	free(req.rcpts->reason);
 	free(req.rcpts);
+	qmgr_rcpt_status(msg, idx, dsn, reason);
+}
+
+/*
+ * error: and discard: from transport_maps, done here without an agent.
+ * error:text bounces with the text (its own X.Y.Z if it starts with one,
+ * else 5.0.0; a 4.X.Y code defers instead).
+ */
+static void
+qmgr_rcpt_inline(struct qmgr_msg *msg, size_t i, const struct qmgr_dest *d)
+{
+	char dsn[DELIVER_DSN_MAX] = "5.0.0";
+	const char *text = d->nexthop, *sp;
+
+	if (d->transport == QMGR_TRANSPORT_DISCARD) {
+		qmgr_log_defer(msg, i, "2.0.0", *text ? text : "discarded");
+		msg->rstate[i] = QMGR_RCPT_DONE;
+		return;
+	}
+	if (d->transport == QMGR_TRANSPORT_UNKNOWN) {
+		qmgr_log_defer(msg, i, "4.3.0", "mail transport unavailable");
+		msg->short_retry = 1;
+		return;
+	}
+	if ((sp = strchr(text, ' ')) != NULL &&
+	    (size_t)(sp - text) < sizeof(dsn)) {
+		memcpy(dsn, text, (size_t)(sp - text));
+		dsn[sp - text] = '\0';
+		if (deliver_dsn_valid(dsn) && dsn[0] != '2')
+			text = sp + 1;
+		else
+			strlcpy(dsn, "5.0.0", sizeof(dsn));
+	}
+	qmgr_log_defer(msg, i, dsn, *text ? text : "delivery not allowed");
+	if (dsn[0] == '5')
+		msg->rstate[i] = QMGR_RCPT_FAILED;
 }
 
 void
 qmgr_schedule(struct qmgr *q, struct qmgr_msg *msg)
 {
-	struct qmgr_job *cur[QMGR_NTRANSPORTS] = { NULL };
-	size_t bytes[QMGR_NTRANSPORTS] = { 0 };
+	struct qmgr_job **open = NULL, *job;
+	size_t *bytes = NULL, nopen = 0, i, j, len;
 	struct queue_rcpt *r;
-	size_t i, len;
-	int t, rc;
+	struct qmgr_dest d;
+	char site[QMGR_NEXTHOP_MAX];
 
 	for (i = 0; i < msg->qm.nrcpts; i++) {
-		if (msg->rstate[i] != QMGR_RCPT_PENDING)
+		if (msg->rstate[i] != QMGR_RCPT_PENDING || msg->admin)
 			continue;
 		r = &msg->qm.rcpts[i];
-		if ((rc = qmgr_route_local(&q->route, r->address)) == -1) {
+		if (qmgr_route_resolve(&q->route, r->address, &d) == -1) {
 			qmgr_log_defer(msg, i, "4.3.0",
-			    "virtual_mailbox_domains lookup failure");
+			    "transport or domain table lookup failure");
 			msg->short_retry = 1;
 			continue;
 		}
-		t = rc ? QMGR_TRANSPORT_LOCAL : QMGR_TRANSPORT_SMTP;
-		len = strlen(r->address) + (r->orcpt ? strlen(r->orcpt) : 0) + 32;
-		if (cur[t] == NULL || cur[t]->req.nrcpts >= q->tp[t].rcpt_limit ||
-		    bytes[t] + len > QMGR_REQUEST_BYTES) {
-			cur[t] = qmgr_job_new(q, msg, t);
-			bytes[t] = 0;
+		if (d.transport >= QMGR_NTRANSPORTS) {
+			qmgr_rcpt_inline(msg, i, &d);
+			continue;
 		}
-		bytes[t] += len;
-		cur[t]->idx = xreallocarray(cur[t]->idx, cur[t]->req.nrcpts + 1,
+		len = strlen(r->address) + (r->orcpt ? strlen(r->orcpt) : 0) + 32;
+		qmgr_site_name(q, d.transport, d.nexthop, r->address, site,
+		    sizeof(site));
+		/* One job per site and nexthop, up to the transport's limits. */
+		for (j = 0; j < nopen; j++)
+			if (open[j]->tp == &q->tp[d.transport] &&
+			    !strcmp(open[j]->nexthop, d.nexthop) &&
+			    !strcasecmp(open[j]->site->name, site))
+				break;
+		if (j == nopen || open[j]->req.nrcpts >=
+		    q->tp[d.transport].rcpt_limit ||
+		    bytes[j] + len > QMGR_REQUEST_BYTES) {
+			job = qmgr_job_new(q, msg, d.transport, d.nexthop,
+			    site);
+			if (j == nopen) {
+				open = xreallocarray(open, ++nopen,
+				    sizeof(*open));
+				bytes = xreallocarray(bytes, nopen,
+				    sizeof(*bytes));
+			}
+			open[j] = job;
+			bytes[j] = 0;
+		}
+		job = open[j];
+		bytes[j] += len;
+		job->idx = xreallocarray(job->idx, job->req.nrcpts + 1,
 		    sizeof(size_t));
-		cur[t]->idx[cur[t]->req.nrcpts] = i;
-		deliver_request_add_rcpt(&cur[t]->req, r->address, r->orcpt);
+		job->idx[job->req.nrcpts] = i;
+		deliver_request_add_rcpt(&job->req, r->address, r->orcpt);
 	}
+	free(open);
+	free(bytes);
 	if (msg->jobs == 0)
 		qmgr_msg_finish(q, msg);
 }
 
+/*
+ * Start what one site may start now; a dead site's queue is deferred at
+ * once with its reason. 1 if a job was started (or failed).
+ */
+static int
+qmgr_site_dispatch(struct qmgr *q, struct qmgr_transport *tp,
+    struct qmgr_site *site, const struct timespec *now)
+{
+	struct qmgr_job *job;
+
+	if ((job = TAILQ_FIRST(&site->queue)) == NULL)
+		return 0;
+	if (qmgr_ts_before(now, &site->dead_until)) {
+		while ((job = TAILQ_FIRST(&site->queue)) != NULL) {
+			TAILQ_REMOVE(&site->queue, job, entry);
+			job->site = NULL;
+			qmgr_job_fail(q, job, "4.4.1", site->dead_reason, 1);
+		}
+		return 1;
+	}
+	if ((double)site->inflight + 1 > site->window ||
+	    tp->inflight >= tp->proc_limit)
+		return 0;
+	TAILQ_REMOVE(&site->queue, job, entry);
+	qmgr_job_start(q, job);
+	return 1;
+}
+
+/* Forget idle sites, so a queue of many domains does not grow forever. */
+static void
+qmgr_site_gc(struct qmgr_transport *tp)
+{
+	struct qmgr_site *site, *next;
+	struct timespec now;
+
+	qmgr_clock(&now);
+	TAILQ_FOREACH_SAFE(site, &tp->sites, entry, next) {
+		if (site->inflight || !TAILQ_EMPTY(&site->queue) ||
+		    qmgr_ts_before(&now, &site->dead_until))
+			continue;
+		TAILQ_REMOVE(&tp->sites, site, entry);
+		tp->nsites--;
+		free(site);
+	}
+}
+
+/* Round robin over the sites of each transport, one job per turn. */
 void
 qmgr_dispatch(struct qmgr *q)
 {
 	struct qmgr_transport *tp;
-	struct qmgr_job *job;
+	struct qmgr_site *site;
+	struct timespec now;
 	size_t t;
+	int progress;
 
 	for (t = 0; t < QMGR_NTRANSPORTS; t++) {
 		tp = &q->tp[t];
-		while (tp->inflight < tp->limit &&
-		    (job = TAILQ_FIRST(&tp->queue)) != NULL) {
-			TAILQ_REMOVE(&tp->queue, job, entry);
-			qmgr_job_start(q, job);
+		do {
+			progress = 0;
+			qmgr_clock(&now);
+			TAILQ_FOREACH(site, &tp->sites, entry)
+				if (tp->inflight < tp->proc_limit &&
+				    qmgr_site_dispatch(q, tp, site, &now))
+					progress = 1;
+		} while (progress && tp->inflight < tp->proc_limit);
+		qmgr_site_gc(tp);
+	}
+}
+
+/*
+ * Postfix's feedback: a delivery grows the window by 1/window, a failed
+ * connection (every recipient 4.4.x, or no answer) shrinks it by
+ * 1/window; a window's worth of failures in a row kills the site for
+ * transport_retry_time.
+ */
+static void
+qmgr_site_feedback(struct qmgr *q, struct qmgr_job *job)
+{
+	struct qmgr_site *site = job->site;
+	size_t i, ok = 0, down = 0;
+	const char *dsn, *reason = NULL;
+
+	for (i = 0; i < job->req.nrcpts; i++) {
+		dsn = job->req.rcpts[i].dsn;
+		if (dsn[0] == '2' || dsn[0] == '5')
+			ok++;
+		else if (!strncmp(dsn, "4.4.", 4)) {
+			down++;
+			reason = job->req.rcpts[i].reason;
 		}
 	}
+	if (ok > 0) {
+		site->fails = 0;
+		site->window += 1 / site->window;
+		if (site->window > (double)job->tp->limit)
+			site->window = (double)job->tp->limit;
+		return;
+	}
+	if (down == 0 || down != job->req.nrcpts)
+		return;		/* the destination answered: not its fault */
+	site->window -= 1 / site->window;
+	if (site->window < 1)
+		site->window = 1;
+	if (++site->fails < (size_t)site->window && site->fails < 1000)
+		return;
+	snprintf(site->dead_reason, sizeof(site->dead_reason),
+	    "delivery temporarily suspended: %s", reason ? reason : "");
+	qmgr_clock(&site->dead_until);
+	site->dead_until.tv_sec += q->retry_time;
+	site->fails = 0;
+	site->window = job->tp->initial;
 }
 
 static int
@@ -173,6 +403,10 @@ qmgr_job_start(struct qmgr *q, struct qmgr_job *job)
 	int saved;
 
 	qmgr_clock(&now);
+	if (job->msg->admin) {		/* deleted or held meanwhile */
+		qmgr_job_done(q, job);
+		return;
+	}
 	if (qmgr_ts_before(&now, &tp->dead_until)) {
 		qmgr_job_fail(q, job, "4.3.0", tp->dead_reason, 1);
 		return;
@@ -205,6 +439,7 @@ qmgr_job_start(struct qmgr *q, struct qmgr_job *job)
 	job->deadline.tv_sec += q->ipc_timeout;
 	TAILQ_INSERT_TAIL(&q->inflight, job, entry);
 	tp->inflight++;
+	job->site->inflight++;
 }
 
 static int
@@ -295,13 +530,21 @@ qmgr_job_done(struct qmgr *q, struct qmgr_job *job)
 
 	for (i = 0; i < job->req.nrcpts; i++) {
 		c = job->req.rcpts[i].dsn[0];
-		if (c == '2' || c == '5')	/* 5.x.x: bounced (agent logged) */
+		if (c == '\0')		/* not tried (the message was held) */
+			continue;
+		qmgr_rcpt_status(msg, job->idx[i], job->req.rcpts[i].dsn,
+		    job->req.rcpts[i].reason);
+		if (c == '2')
 			msg->rstate[job->idx[i]] = QMGR_RCPT_DONE;
+		else if (c == '5')	/* bounced (agent logged) */
+			msg->rstate[job->idx[i]] = QMGR_RCPT_FAILED;
 	}
 	if (job->sock != -1) {
 		TAILQ_REMOVE(&q->inflight, job, entry);
 		job->tp->inflight--;
+		job->site->inflight--;
 		close(job->sock);
+		qmgr_site_feedback(q, job);
 	}
 	deliver_request_free(&job->req);
 	buf_free(&job->in);
@@ -356,14 +599,33 @@ qmgr_msg_remove(struct qmgr_msg *msg)
 		log_warn("remove %s", path);
 	else
 		log_info("%s: removed", msg->id);
+	qmgr_defer_reasons_remove(msg->id);
+}
+
+/* active/ID to dir/ID with mtime when (the next retry time). */
+static void
+qmgr_msg_move(struct qmgr_msg *msg, const char *dir, time_t when)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct timespec ts[2];
+
+	snprintf(from, sizeof(from), "%s/%s", QUEUE_ACTIVE, msg->id);
+	snprintf(to, sizeof(to), "%s/%s", dir, msg->id);
+	ts[0].tv_sec = time(NULL);
+	ts[0].tv_nsec = 0;
+	ts[1].tv_sec = when;
+	ts[1].tv_nsec = 0;
+	if (utimensat(AT_FDCWD, from, ts, AT_SYMLINK_NOFOLLOW) == -1)
+		log_warn("set retry time of %s", from);
+	/* On failure it stays in active/: the next start schedules it. */
+	if (rename(from, to) == -1)
+		log_warn("rename %s to %s", from, to);
 }
 
 /* Retry time as mtime (Postfix's convention), then out of active/. */
 static void
 qmgr_msg_defer(struct qmgr *q, struct qmgr_msg *msg)
 {
-	char from[PATH_MAX], to[PATH_MAX];
-	struct timespec ts[2];
 	long long delay;
 	time_t now = time(NULL);
 
@@ -371,48 +633,131 @@ qmgr_msg_defer(struct qmgr *q, struct qmgr_msg *msg)
 	    q->max_backoff);
 	if (msg->short_retry && delay > q->retry_time)
 		delay = q->retry_time;
-	snprintf(from, sizeof(from), "%s/%s", QUEUE_ACTIVE, msg->id);
-	snprintf(to, sizeof(to), "%s/%s", QUEUE_DEFERRED, msg->id);
-	ts[0].tv_sec = now;
-	ts[0].tv_nsec = 0;
-	ts[1].tv_sec = now + (time_t)delay;
-	ts[1].tv_nsec = 0;
-	if (utimensat(AT_FDCWD, from, ts, AT_SYMLINK_NOFOLLOW) == -1)
-		log_warn("set retry time of %s", from);
-	if (rename(from, to) == -1) {
-		/* Left in active/: the next start schedules it again. */
-		log_warn("rename %s to %s", from, to);
-		return;
-	}
-	if (q->earliest_retry == 0 || ts[1].tv_sec < q->earliest_retry)
-		q->earliest_retry = ts[1].tv_sec;
+	qmgr_msg_move(msg, QUEUE_DEFERRED, now + (time_t)delay);
+	if (q->earliest_retry == 0 || now + delay < q->earliest_retry)
+		q->earliest_retry = now + (time_t)delay;
 }
 
 /*
- * qmgr_msg_finish: no job left. All recipients done: remove (no need to
- * mark them first). Otherwise mark the done ones and defer, or expire a
- * message older than maximal_queue_lifetime.
+ * A message past its lifetime (bounce_queue_lifetime for notifications,
+ * which have the null sender), or one the CLI expired: every pending
+ * recipient fails with its last delay reason. 1 if it expired.
+ */
+static int
+qmgr_msg_expire(struct qmgr *q, struct qmgr_msg *msg)
+{
+	long long life, age;
+	size_t i, n = 0;
+
+	life = *msg->qm.sender ? q->lifetime : q->bounce_lifetime;
+	age = (long long)time(NULL) - msg->qm.arrival_sec;
+	if (!msg->forced_expire && age < life)
+		return 0;
+	for (i = 0; i < msg->qm.nrcpts; i++) {
+		if (msg->rstate[i] != QMGR_RCPT_PENDING)
+			continue;
+		if (msg->status[i].reason == NULL)
+			qmgr_rcpt_status(msg, i, "4.4.7",
+			    "message expired before a delivery attempt");
+		msg->rstate[i] = QMGR_RCPT_FAILED;
+		n++;
+	}
+	if (n > 0)
+		log_info("%s: from=<%s>, status=expired, returned to sender",
+		    msg->id, msg->qm.sender);
+	return n > 0;
+}
+
+/*
+ * One bounce for every failed recipient. Only once it is queued are they
+ * done; if it cannot be queued (disk full) they stay pending, so the
+ * failure is found and bounced again on a later try.
+ */
+static void
+qmgr_msg_bounce(struct qmgr *q, struct qmgr_msg *msg)
+{
+	size_t i, failed = 0;
+	int rc;
+
+	for (i = 0; i < msg->qm.nrcpts; i++)
+		if (msg->rstate[i] == QMGR_RCPT_FAILED)
+			failed++;
+	if (failed == 0)
+		return;
+	rc = qmgr_bounce(q, msg, DSN_FAILURE);
+	for (i = 0; i < msg->qm.nrcpts; i++) {
+		if (msg->rstate[i] != QMGR_RCPT_FAILED)
+			continue;
+		msg->rstate[i] = rc == 0 ? QMGR_RCPT_DONE : QMGR_RCPT_PENDING;
+	}
+	if (rc == -1)
+		msg->short_retry = 1;
+}
+
+/*
+ * delay_warning_time: one delay notice per message, the first time a
+ * deferral finds it that old. The warning is remembered as the group
+ * read bit of the queue file (queue files are 0600 otherwise).
+ */
+static void
+qmgr_msg_delay_warning(struct qmgr *q, struct qmgr_msg *msg)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (q->delay_warning <= 0 || *msg->qm.sender == '\0' ||
+	    (long long)time(NULL) - msg->qm.arrival_sec < q->delay_warning)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", QUEUE_ACTIVE, msg->id);
+	if (stat(path, &st) == -1 || (st.st_mode & S_IRGRP))
+		return;
+	if (qmgr_bounce(q, msg, DSN_DELAY) == 0 &&
+	    chmod(path, (st.st_mode & 07777) | S_IRGRP) == -1)
+		log_warn("%s: remember delay warning", msg->id);
+}
+
+/*
+ * qmgr_msg_finish: no job left. Bounce what failed (and what expired),
+ * send the success notices asked for, then remove the message when
+ * nothing is pending, else mark the done recipients and defer it (or
+ * hold or requeue it, if the CLI asked meanwhile).
  */
 static void
 qmgr_msg_finish(struct qmgr *q, struct qmgr_msg *msg)
 {
 	size_t i, pending = 0;
 
+	if (msg->admin == QMGR_ADMIN_DELETE) {
+		qmgr_msg_remove(msg);
+		goto out;
+	}
+	if (msg->admin == QMGR_ADMIN_NONE)
+		(void)qmgr_msg_expire(q, msg);
+	qmgr_msg_bounce(q, msg);
+	(void)qmgr_bounce(q, msg, DSN_SUCCESS);
 	for (i = 0; i < msg->qm.nrcpts; i++)
 		if (msg->rstate[i] == QMGR_RCPT_PENDING)
 			pending++;
 	if (pending == 0) {
 		qmgr_msg_remove(msg);
-	} else {
-		qmgr_msg_mark(msg);
-		if ((long long)time(NULL) - msg->qm.arrival_sec >= q->lifetime) {
-			/* TODO(bounce): an RFC 3464 bounce is not written yet. */
-			log_info("%s: from=<%s>, status=expired, returned to "
-			    "sender", msg->id, msg->qm.sender);
-			qmgr_msg_remove(msg);
-		} else
-			qmgr_msg_defer(q, msg);
+		goto out;
 	}
+	qmgr_msg_mark(msg);
+	qmgr_defer_reasons_save(msg);
+	switch (msg->admin) {
+	case QMGR_ADMIN_HOLD:
+		qmgr_msg_move(msg, QUEUE_HOLD, time(NULL));
+		break;
+	case QMGR_ADMIN_REQUEUE:
+		qmgr_msg_move(msg, QUEUE_INCOMING, time(NULL));
+		q->incoming_now = 1;
+		break;
+	default:
+		qmgr_msg_delay_warning(q, msg);
+		qmgr_msg_defer(q, msg);
+		break;
+	}
+out:
 	TAILQ_REMOVE(&q->messages, msg, entry);
 	q->nactive--;
 	if (q->backlog)
@@ -423,8 +768,14 @@ qmgr_msg_finish(struct qmgr *q, struct qmgr_msg *msg)
 void
 qmgr_msg_free(struct qmgr_msg *msg)
 {
+	size_t i;
+
 	if (msg->fd != -1)
 		close(msg->fd);
+	if (msg->status != NULL)
+		for (i = 0; i < msg->qm.nrcpts; i++)
+			free(msg->status[i].reason);
+	free(msg->status);
 	queue_message_free(&msg->qm);
 	free(msg->rstate);
 	free(msg);

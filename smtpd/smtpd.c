@@ -7,7 +7,14 @@
  * Parameters: queue_directory, mail_owner, myhostname, myorigin, mail_name,
  * smtpd_banner, smtpd_timeout, smtpd_*_limit, line_length_limit,
  * message_size_limit, header_size_limit, hopcount_limit, mynetworks,
- * virtual_mailbox_domains, virtual_mailbox_maps.
+ * mydestination, relay_domains, virtual_mailbox_domains,
+ * virtual_mailbox_maps, virtual_alias_maps, alias_maps,
+ * smtpd_forbid_bare_newline[_exclusions], smtpd_soft_error_limit,
+ * smtpd_error_sleep_time, smtpd_client_connection_count_limit,
+ * smtpd_client_connection_rate_limit, anvil_rate_time_unit,
+ * smtpd_client_event_limit_exceptions, smtputf8_enable,
+ * smtpd_forbid_unauth_pipelining, and the
+ * smtpd_*_restrictions lists (smtpd_policy.c).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -15,8 +22,10 @@
 #include <netdb.h>
 #include <resolv.h>
 #include <ctype.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -29,6 +38,11 @@ static long long smtpd_limit(struct config *, const char *, long long);
 static void smtpd_domains(struct smtpd_conf *, struct config *);
 static void smtpd_conf_load(struct smtpd_conf *, struct config *);
 static void smtpd_resolver_init(void);
+static char **smtpd_domain_list(struct config *, const char *, size_t *);
+static struct map_list *smtpd_maps(struct config *, const char *);
+static struct netaddr_list *smtpd_networks(struct config *, const char *);
+static void smtpd_local_users(struct smtpd_conf *);
+static int smtpd_bare_newline(struct config *);
 
 /* smtpd_limit: a non-negative integer parameter, fatal when it is not. */
 static long long
@@ -77,6 +91,96 @@ smtpd_domains(struct smtpd_conf *conf, struct config *cfg)
 	buf_free(&maps);
 }
 
+/* A list of domain names (lower case); tables are not supported here. */
+static char **
+smtpd_domain_list(struct config *cfg, const char *name, size_t *count)
+{
+	char **list, **out;
+	size_t n, i;
+
+	list = config_split(config_get(cfg, name), &n);
+	out = xcalloc(n + 1, sizeof(char *));
+	*count = 0;
+	for (i = 0; i < n; i++) {
+		if (strchr(list[i], ':') != NULL || list[i][0] == '/')
+			fatalx("%s: only domain names are supported: %s", name,
+			    list[i]);
+		out[*count] = xstrdup(list[i]);
+		for (char *q = out[*count]; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+		(*count)++;
+	}
+	config_split_free(list);
+	return out;
+}
+
+static struct map_list *
+smtpd_maps(struct config *cfg, const char *name)
+{
+	struct map_list *maps;
+	char err[512];
+
+	if ((maps = map_list_open(config_get(cfg, name), err,
+	    sizeof(err))) == NULL)
+		fatalx("%s: %s", name, err);
+	return maps;
+}
+
+static struct netaddr_list *
+smtpd_networks(struct config *cfg, const char *name)
+{
+	struct netaddr_list *list;
+	char err[512];
+
+	if ((list = netaddr_list_parse(config_get(cfg, name), err,
+	    sizeof(err))) == NULL)
+		fatalx("%s: %s", name, err);
+	return list;
+}
+
+/*
+ * The local accounts, read once before the chroot (where there is no
+ * passwd file): recipients in mydestination are checked against them.
+ */
+static void
+smtpd_local_users(struct smtpd_conf *conf)
+{
+	struct passwd *pw;
+	size_t alloc = 0;
+
+	setpwent();
+	while ((pw = getpwent()) != NULL && conf->nlocal_users < 1000000) {
+		if (conf->nlocal_users == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			conf->local_users = xreallocarray(conf->local_users,
+			    alloc, sizeof(char *));
+		}
+		conf->local_users[conf->nlocal_users] = xstrdup(pw->pw_name);
+		for (char *q = conf->local_users[conf->nlocal_users]; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+		conf->nlocal_users++;
+	}
+	endpwent();
+	if (conf->nlocal_users > 0)
+		qsort(conf->local_users, conf->nlocal_users, sizeof(char *),
+		    smtpd_strcmp);
+}
+
+/* Postfix's values: normalize (default), yes/reject, no. */
+static int
+smtpd_bare_newline(struct config *cfg)
+{
+	const char *v = config_get(cfg, "smtpd_forbid_bare_newline");
+
+	if (*v == '\0' || strcasecmp(v, "normalize") == 0)
+		return SMTPD_BARE_NORMALIZE;
+	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "reject") == 0)
+		return SMTPD_BARE_REJECT;
+	if (strcasecmp(v, "no") == 0)
+		return SMTPD_BARE_NO;
+	fatalx("bad smtpd_forbid_bare_newline value: %s", v);
+}
+
 static void
 smtpd_conf_load(struct smtpd_conf *conf, struct config *cfg)
 {
@@ -97,6 +201,23 @@ smtpd_conf_load(struct smtpd_conf *conf, struct config *cfg)
 	conf->line_length_limit = smtpd_limit(cfg, "line_length_limit", 512);
 	conf->header_size_limit = smtpd_limit(cfg, "header_size_limit", 1);
 	conf->hopcount_limit = smtpd_limit(cfg, "hopcount_limit", 1);
+	conf->soft_error_limit = smtpd_limit(cfg, "smtpd_soft_error_limit", 1);
+	conf->error_sleep_time = config_get_time(cfg, "smtpd_error_sleep_time");
+	if (conf->error_sleep_time < 0 || conf->error_sleep_time > 3600)
+		fatalx("bad smtpd_error_sleep_time value");
+	conf->conn_count_limit = smtpd_limit(cfg,
+	    "smtpd_client_connection_count_limit", 0);
+	conf->forbid_bare_newline = smtpd_bare_newline(cfg);
+	conf->smtputf8 = config_get_bool(cfg, "smtputf8_enable");
+	conf->forbid_unauth_pipelining = config_get_bool(cfg,
+	    "smtpd_forbid_unauth_pipelining");
+	conf->conn_table_fd = -1;
+	conf->rate_table_fd = -1;
+	conf->rate_limit = smtpd_limit(cfg,
+	    "smtpd_client_connection_rate_limit", 0);
+	conf->rate_unit = config_get_time(cfg, "anvil_rate_time_unit");
+	if (conf->rate_unit <= 0)
+		fatalx("bad anvil_rate_time_unit value");
 	conf->timeout = config_get_time(cfg, "smtpd_timeout");
 	if (conf->timeout <= 0 || conf->timeout > 86400)
 		fatalx("bad smtpd_timeout value: %s",
@@ -108,6 +229,26 @@ smtpd_conf_load(struct smtpd_conf *conf, struct config *cfg)
 	    err, sizeof(err));
 	if (conf->mynetworks == NULL)
 		fatalx("mynetworks: %s", err);
+	conf->bare_newline_exclusions = smtpd_networks(cfg,
+	    "smtpd_forbid_bare_newline_exclusions");
+	conf->event_exceptions = smtpd_networks(cfg,
+	    "smtpd_client_event_limit_exceptions");
+	conf->mydestination = smtpd_domain_list(cfg, "mydestination",
+	    &conf->nmydestination);
+	conf->relay_domains = smtpd_domain_list(cfg, "relay_domains",
+	    &conf->nrelay_domains);
+	conf->virtual_alias_domains = smtpd_domain_list(cfg,
+	    "virtual_alias_domains", &conf->nvirtual_alias_domains);
+	conf->virtual_alias_maps = smtpd_maps(cfg, "virtual_alias_maps");
+	/* Like Postfix: a missing alias database defers, it is not fatal. */
+	if ((conf->alias_maps = map_list_open(config_get(cfg, "alias_maps"),
+	    err, sizeof(err))) == NULL) {
+		strlcpy(conf->alias_maps_error, err,
+		    sizeof(conf->alias_maps_error));
+		conf->alias_maps_unavailable = 1;
+	}
+	smtpd_local_users(conf);
+	smtpd_restrictions_load(conf);
 	smtpd_domains(conf, cfg);
 	conf->virtual_mailbox_maps = map_list_open(config_get(cfg,
 	    "virtual_mailbox_maps"), err, sizeof(err));

@@ -4,9 +4,13 @@
  * header and streamed into the queue file's CONTENT record; the header is
  * scanned on the way for Message-ID and the Received: hop count. 250 is
  * said only after queue_writer_commit (fsync of file and directory).
+ * BDAT (RFC 3030) chunks go through the same path without dot-stuffing.
  * Security: message_size_limit is enforced while reading (the rest is read
  * and dropped, so the reply stays in step with the client); header
  * scanning is bounded by header_size_limit; any failure aborts the file.
+ * A failed BDAT still reads its chunk, so the byte count stays in step.
+ * Bare CR/LF follow smtpd_forbid_bare_newline; the deadline restarts at
+ * each line end, so a trickling client is cut off by smtpd_timeout.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -58,11 +62,20 @@ static int smtpd_data_receive(struct smtpd_session *,
     struct smtpd_data_state *);
 static int smtpd_data_finish(struct smtpd_session *,
     struct smtpd_data_state *);
-static void smtpd_wakeup_qmgr(void);
+static struct smtpd_data_state *smtpd_data_begin(struct smtpd_session *);
+static void smtpd_data_free(struct smtpd_data_state *);
+static int smtpd_bare_rejected(struct smtpd_session *,
+    struct smtpd_data_state *);
+static int smtpd_bdat_args(const char *, size_t, long long *, int *);
+static int smtpd_bdat_read(struct smtpd_session *, struct smtpd_data_state *,
+    long long);
+static const char *smtpd_check_bdat(struct smtpd_session *);
 
 const char *
 smtpd_check_data(struct smtpd_session *s)
 {
+	if (s->bdat != NULL || s->bdat_failed)
+		return "503 5.5.1 Error: DATA not allowed after BDAT";
 	if (!s->in_mail)
 		return "503 5.5.1 Error: need RCPT command";
 	if (s->nrcpts == 0)
@@ -238,6 +251,8 @@ smtpd_data_receive(struct smtpd_session *s, struct smtpd_data_state *st)
 		}
 		used = smtp_data_decode(&st->decoder, s->io.in.data,
 		    s->io.in.len, out, sizeof(out), &outlen);
+		if (memchr(s->io.in.data, '\n', used) != NULL)
+			smtpd_deadline_start(s);
 		buf_consume(&s->io.in, used);
 		s->data_bytes += used;
 		smtpd_content(s, st, out, outlen);
@@ -250,7 +265,7 @@ smtpd_data_receive(struct smtpd_session *s, struct smtpd_data_state *st)
  * (qmgr being restarted) cannot stall the client. qmgr also scans
  * incoming/ on its own, so a lost trigger only delays delivery.
  */
-static void
+void
 smtpd_wakeup_qmgr(void)
 {
 	struct sockaddr_un sun;
@@ -298,6 +313,20 @@ smtpd_data_finish(struct smtpd_session *s, struct smtpd_data_state *st)
 		queue_writer_recordf(&s->queue, QREC_ATTR, "message_id=%s",
 		    mid);
 	}
+	if (s->discard) {
+		/* An access map said DISCARD: claim delivery, keep nothing. */
+		log_info("%s: discard: END-OF-MESSAGE from %s[%s]: "
+		    "triggers DISCARD action; from=<%s> proto=%s helo=<%s>",
+		    id, s->client_name, s->client_addr, s->sender,
+		    smtpd_protocol(s), s->helo);
+		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+		return 0;
+	}
+	if (s->hold && queue_writer_retarget(&s->queue, QUEUE_HOLD) == -1) {
+		log_warn("%s: move to %s", id, QUEUE_HOLD);
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+		return -1;
+	}
 	s->queue_open = 0;	/* commit closes or removes the file */
 	if (queue_writer_commit(&s->queue) == -1) {
 		if (errno == EFBIG) {
@@ -314,22 +343,13 @@ smtpd_data_finish(struct smtpd_session *s, struct smtpd_data_state *st)
 	return 0;
 }
 
-int
-smtpd_data(struct smtpd_session *s, const char *args, size_t len)
+/* The content record opened, our Received: written, the decoder ready. */
+static struct smtpd_data_state *
+smtpd_data_begin(struct smtpd_session *s)
 {
 	struct smtpd_data_state *st;
 	struct buf received;
-	int rc = -1;
 
-	if (len != 0) {
-		smtpd_reply(s, "501 5.5.4 Syntax: DATA");
-		return -1;
-	}
-	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	if (smtpd_flush(s) == -1) {
-		smtpd_transaction_reset(s);
-		return -1;
-	}
 	st = xcalloc(1, sizeof(*st));
 	smtp_data_init(&st->decoder);
 	st->header.in_header = 1;
@@ -343,15 +363,185 @@ smtpd_data(struct smtpd_session *s, const char *args, size_t len)
 	st->size = received.len;
 	queue_writer_content(&s->queue, received.data, received.len);
 	buf_free(&received);
+	return st;
+}
 
-	if (smtpd_data_receive(s, st) == 0) {
-		s->where = "END-OF-MESSAGE";
-		queue_writer_content_end(&s->queue);
-		rc = smtpd_data_finish(s, st);
-	}
+static void
+smtpd_data_free(struct smtpd_data_state *st)
+{
+	if (st == NULL)
+		return;
 	buf_free(&st->header.line);
 	buf_free(&st->header.field);
 	free(st);
+}
+
+/*
+ * smtpd_forbid_bare_newline = yes: a bare CR or LF in the content ends
+ * the session (Postfix 3.9's reply); normalize and no keep the message.
+ */
+static int
+smtpd_bare_rejected(struct smtpd_session *s, struct smtpd_data_state *st)
+{
+	if (!st->decoder.bare ||
+	    s->conf->forbid_bare_newline != SMTPD_BARE_REJECT ||
+	    (s->have_ip && netaddr_list_match(s->conf->bare_newline_exclusions,
+	    &s->client_ip)))
+		return 0;
+	log_info("%s: reject: DATA from %s[%s]: 521 5.5.2 bare <LF> received; "
+	    "from=<%s> proto=%s helo=<%s>", s->queue.id, s->client_name,
+	    s->client_addr, s->sender, smtpd_protocol(s), s->helo);
+	smtpd_reply(s, "521 5.5.2 %s Error: bare <LF> received",
+	    s->conf->myhostname);
+	s->quit = 1;
+	return 1;
+}
+
+int
+smtpd_data(struct smtpd_session *s, const char *args, size_t len)
+{
+	struct smtpd_data_state *st;
+	int rc = -1;
+
+	if (len != 0) {
+		smtpd_reply(s, "501 5.5.4 Syntax: DATA");
+		return -1;
+	}
+	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	if (smtpd_flush(s) == -1) {
+		smtpd_transaction_reset(s);
+		return -1;
+	}
+	smtpd_deadline_start(s);
+	st = smtpd_data_begin(s);
+	if (smtpd_data_receive(s, st) == 0) {
+		s->where = "END-OF-MESSAGE";
+		queue_writer_content_end(&s->queue);
+		if (!smtpd_bare_rejected(s, st))
+			rc = smtpd_data_finish(s, st);
+	}
+	smtpd_data_free(st);
+	smtpd_transaction_reset(s);
+	return rc;
+}
+
+void
+smtpd_bdat_reset(struct smtpd_session *s)
+{
+	smtpd_data_free(s->bdat);
+	s->bdat = NULL;
+	s->bdat_failed = 0;
+}
+
+/* "BDAT" SP chunk-size [SP "LAST"]; 0 or -1. */
+static int
+smtpd_bdat_args(const char *args, size_t len, long long *size, int *last)
+{
+	size_t n = 0;
+
+	*size = 0;
+	*last = 0;
+	while (n < len && args[n] >= '0' && args[n] <= '9') {
+		if (n >= 18)
+			return -1;
+		*size = *size * 10 + (args[n++] - '0');
+	}
+	if (n == 0)
+		return -1;
+	if (n == len)
+		return 0;
+	if (args[n] != ' ' || len - n - 1 != 4 ||
+	    strncasecmp(args + n + 1, "LAST", 4) != 0)
+		return -1;
+	*last = 1;
+	return 0;
+}
+
+static const char *
+smtpd_check_bdat(struct smtpd_session *s)
+{
+	if (!s->in_mail)
+		return "503 5.5.1 Error: need RCPT command";
+	if (s->nrcpts == 0)
+		return "554 5.5.1 Error: no valid recipients";
+	return NULL;
+}
+
+/* The chunk's bytes, into the message when st is not NULL. */
+static int
+smtpd_bdat_read(struct smtpd_session *s, struct smtpd_data_state *st,
+    long long size)
+{
+	char out[SMTPD_DATA_CHUNK];
+	size_t take, used, outlen;
+	ssize_t n;
+
+	smtpd_deadline_start(s);
+	while (size > 0) {
+		if (s->io.in.len == 0 && (n = iobuf_fill(&s->io)) <= 0) {
+			smtpd_io_failed(s, (int)n);
+			return -1;
+		}
+		take = s->io.in.len < (unsigned long long)size ? s->io.in.len :
+		    (size_t)size;
+		if (take > sizeof(out) / 2)
+			take = sizeof(out) / 2;
+		if (memchr(s->io.in.data, '\n', take) != NULL)
+			smtpd_deadline_start(s);
+		if (st != NULL) {
+			used = smtp_bdat_decode(&st->decoder, s->io.in.data,
+			    take, out, sizeof(out), &outlen);
+			smtpd_content(s, st, out, outlen);
+		} else
+			used = take;
+		buf_consume(&s->io.in, used);
+		s->data_bytes += used;
+		size -= (long long)used;
+	}
+	return 0;
+}
+
+int
+smtpd_bdat(struct smtpd_session *s, const char *args, size_t len)
+{
+	const char *refusal;
+	long long size;
+	char held[1];
+	int last, rc;
+
+	if (smtpd_bdat_args(args, len, &size, &last) == -1) {
+		/* Without a size we cannot find the next command: hang up. */
+		smtpd_reply(s, "501 5.5.4 Syntax: BDAT count [LAST]");
+		s->quit = 1;
+		return -1;
+	}
+	refusal = s->bdat_failed ? "503 5.5.1 Error: earlier BDAT failed" :
+	    smtpd_check_bdat(s);
+	if (refusal == NULL && s->bdat == NULL) {
+		s->bdat = smtpd_data_begin(s);
+		s->data_bytes = 0;
+	}
+	if (smtpd_bdat_read(s, refusal ? NULL : s->bdat, size) == -1) {
+		smtpd_transaction_reset(s);
+		return -1;
+	}
+	if (refusal != NULL) {
+		smtpd_reply(s, "%s", refusal);
+		if (last)
+			smtpd_transaction_reset(s);
+		else if (s->in_mail)
+			s->bdat_failed = 1;
+		return -1;
+	}
+	if (!last) {
+		smtpd_reply(s, "250 2.0.0 Ok: %lld bytes", size);
+		return 0;
+	}
+	s->where = "END-OF-MESSAGE";
+	if (smtp_bdat_flush(&s->bdat->decoder, held) == 1)
+		smtpd_content(s, s->bdat, held, 1);
+	queue_writer_content_end(&s->queue);
+	rc = smtpd_data_finish(s, s->bdat);
 	smtpd_transaction_reset(s);
 	return rc;
 }

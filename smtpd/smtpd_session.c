@@ -6,7 +6,10 @@
  * flushed only when no complete command is waiting (RFC 2920 pipelining).
  * Security: command lines are bounded by line_length_limit, must end in
  * CRLF and hold no control characters; errors are capped by
- * smtpd_hard_error_limit; every wait is bounded by smtpd_timeout.
+ * smtpd_hard_error_limit (slowed after smtpd_soft_error_limit); reading a
+ * command is bounded by the smtpd_timeout deadline; a command RFC 2920
+ * says must end a pipelined group (or any pipelining before EHLO) with
+ * more input behind it ends the session, as do HTTP requests.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -24,6 +28,8 @@
 #include "smtpd/smtpd.h"
 
 #define SMTPD_CMD_JUNK	0x01	/* counts against smtpd_junk_command_limit */
+#define SMTPD_CMD_LAST	0x02	/* must be the last of a pipelined group */
+#define SMTPD_PEEK_MAX	100	/* of the next input, in log lines */
 
 struct smtpd_command {
 	const char *verb;
@@ -39,17 +45,25 @@ static int smtpd_rset(struct smtpd_session *, const char *, size_t);
 static int smtpd_noop(struct smtpd_session *, const char *, size_t);
 static int smtpd_vrfy(struct smtpd_session *, const char *, size_t);
 static int smtpd_quit(struct smtpd_session *, const char *, size_t);
+static int smtpd_expn(struct smtpd_session *, const char *, size_t);
+static int smtpd_help(struct smtpd_session *, const char *, size_t);
 
 /* Indexed by enum smtpd_cmd_index; the order is Postfix's log order. */
 static const struct smtpd_command smtpd_commands[SMTPD_CMD_UNKNOWN] = {
-	[SMTPD_CMD_HELO] = { "HELO", "helo", 0, NULL, smtpd_helo },
-	[SMTPD_CMD_EHLO] = { "EHLO", "ehlo", 0, NULL, smtpd_ehlo },
+	[SMTPD_CMD_HELO] = { "HELO", "helo", SMTPD_CMD_LAST, NULL, smtpd_helo },
+	[SMTPD_CMD_EHLO] = { "EHLO", "ehlo", SMTPD_CMD_LAST, NULL, smtpd_ehlo },
 	[SMTPD_CMD_MAIL] = { "MAIL", "mail", 0, smtpd_check_mail, smtpd_mail },
 	[SMTPD_CMD_RCPT] = { "RCPT", "rcpt", 0, smtpd_check_rcpt, smtpd_rcpt },
-	[SMTPD_CMD_DATA] = { "DATA", "data", 0, smtpd_check_data, smtpd_data },
+	[SMTPD_CMD_DATA] = { "DATA", "data", SMTPD_CMD_LAST, smtpd_check_data,
+	    smtpd_data },
+	[SMTPD_CMD_BDAT] = { "BDAT", "bdat", 0, NULL, smtpd_bdat },
 	[SMTPD_CMD_RSET] = { "RSET", "rset", SMTPD_CMD_JUNK, NULL, smtpd_rset },
 	[SMTPD_CMD_NOOP] = { "NOOP", "noop", SMTPD_CMD_JUNK, NULL, smtpd_noop },
-	[SMTPD_CMD_VRFY] = { "VRFY", "vrfy", SMTPD_CMD_JUNK, NULL, smtpd_vrfy },
+	[SMTPD_CMD_VRFY] = { "VRFY", "vrfy", SMTPD_CMD_JUNK | SMTPD_CMD_LAST,
+	    NULL, smtpd_vrfy },
+	[SMTPD_CMD_EXPN] = { "EXPN", "expn", SMTPD_CMD_JUNK | SMTPD_CMD_LAST,
+	    NULL, smtpd_expn },
+	[SMTPD_CMD_HELP] = { "HELP", "help", SMTPD_CMD_JUNK, NULL, smtpd_help },
 	[SMTPD_CMD_QUIT] = { "QUIT", "quit", 0, NULL, smtpd_quit },
 };
 
@@ -64,6 +78,9 @@ static void smtpd_dispatch(struct smtpd_session *);
 static const struct smtpd_command *smtpd_lookup(const char *);
 static void smtpd_log_disconnect(struct smtpd_session *);
 static const char *smtpd_where(struct smtpd_session *, char *, size_t);
+static int smtpd_http(struct smtpd_session *);
+static int smtpd_sync_violation(struct smtpd_session *, const char *, int);
+static int smtpd_client_limit(struct smtpd_session *);
 
 const char *
 smtpd_protocol(const struct smtpd_session *s)
@@ -93,10 +110,15 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = '?';
 	log_debug("> %s[%s]: %s", s->client_name, s->client_addr, line);
+	if ((line[0] == '4' || line[0] == '5') && ++s->errors >
+	    s->conf->soft_error_limit && s->conf->error_sleep_time > 0 &&
+	    s->errors < s->conf->hard_error_limit && !s->dead) {
+		/* Tarpit: the replies so far leave first, then we sleep. */
+		(void)smtpd_flush(s);
+		sleep((unsigned int)s->conf->error_sleep_time);
+	}
 	iobuf_puts(&s->io, line);
 	iobuf_puts(&s->io, "\r\n");
-	if (line[0] == '4' || line[0] == '5')
-		s->errors++;
 }
 
 static const char *
@@ -272,8 +294,12 @@ smtpd_hello(struct smtpd_session *s, const char *args, size_t len, int esmtp)
 		    s->conf->message_size_limit);
 	else
 		iobuf_puts(&s->io, "250-SIZE\r\n");
+	iobuf_puts(&s->io, "250-ENHANCEDSTATUSCODES\r\n");
 	iobuf_puts(&s->io, "250-8BITMIME\r\n");
-	smtpd_reply(s, "250 ENHANCEDSTATUSCODES");
+	iobuf_puts(&s->io, "250-DSN\r\n");
+	if (s->conf->smtputf8)
+		iobuf_puts(&s->io, "250-SMTPUTF8\r\n");
+	smtpd_reply(s, "250 CHUNKING");
 	return 0;
 }
 
@@ -321,6 +347,25 @@ smtpd_vrfy(struct smtpd_session *s, const char *args, size_t len)
 }
 
 static int
+smtpd_expn(struct smtpd_session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	smtpd_reply(s, "502 5.5.1 Error: command not implemented");
+	return -1;
+}
+
+static int
+smtpd_help(struct smtpd_session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET "
+	    "NOOP VRFY HELP QUIT");
+	return 0;
+}
+
+static int
 smtpd_quit(struct smtpd_session *s, const char *args, size_t len)
 {
 	smtpd_reply(s, "221 2.0.0 Bye");
@@ -350,16 +395,72 @@ smtpd_read_command(struct smtpd_session *s)
 	    memchr(s->io.in.data, '\n', s->io.in.len) == NULL) &&
 	    smtpd_flush(s) == -1)
 		return -1;
+	smtpd_deadline_start(s);
 	rc = iobuf_getline(&s->io, &s->line,
 	    (size_t)s->conf->line_length_limit);
 	if (rc == IO_LINE)
 		return 1;
 	if (rc == IO_TOOLONG) {
-		smtpd_reply(s, "500 5.5.0 Error: line too long");
+		smtpd_reply(s, "500 5.5.2 Error: line too long");
 		return 0;
 	}
 	smtpd_io_failed(s, rc);
 	return -1;
+}
+
+/*
+ * An HTTP client (or a proxy probe) talking to port 25: CONNECT, GET,
+ * POST, or a header line "Name: value". Postfix's smtpd_forbidden_commands.
+ */
+static int
+smtpd_http(struct smtpd_session *s)
+{
+	static const char *verbs[] = { "CONNECT", "GET", "POST", NULL };
+	const char *line = s->line.data;
+	size_t n = strcspn(line, " \t\r\n"), i;
+
+	for (i = 0; verbs[i] != NULL; i++)
+		if (n == strlen(verbs[i]) && strncasecmp(line, verbs[i], n) == 0)
+			break;
+	if (verbs[i] == NULL && (n < 2 || line[n - 1] != ':'))
+		return 0;
+	log_warnx("non-SMTP command from %s[%s]: %.100s", s->client_name,
+	    s->client_addr, line);
+	smtpd_reply(s, "221 2.7.0 Error: I can break rules, too. Goodbye.");
+	s->quit = 1;
+	return 1;
+}
+
+/*
+ * smtpd_sync_violation: input behind a command that must end a pipelined
+ * group (RFC 2920 3.1), or pipelining from a client that never saw our
+ * PIPELINING. Logged; with hangup (always for DATA: content before 354,
+ * else smtpd_forbid_unauth_pipelining) the session ends with 554.
+ */
+static int
+smtpd_sync_violation(struct smtpd_session *s, const char *verb, int hangup)
+{
+	char peek[SMTPD_PEEK_MAX + 1];
+	size_t n, i;
+
+	if (!smtpd_input_pending(s))
+		return 0;
+	n = s->io.in.len < SMTPD_PEEK_MAX ? s->io.in.len : SMTPD_PEEK_MAX;
+	for (i = 0; i < n && s->io.in.data[i] != '\r' &&
+	    s->io.in.data[i] != '\n'; i++)
+		peek[i] = (unsigned char)s->io.in.data[i] < 0x20 ||
+		    (unsigned char)s->io.in.data[i] >= 0x7f ? '?' :
+		    s->io.in.data[i];
+	peek[i] = '\0';
+	if (!s->ill_pipelining || hangup)
+		log_info("improper command pipelining after %s from %s[%s]: "
+		    "%s", verb, s->client_name, s->client_addr, peek);
+	s->ill_pipelining = 1;
+	if (!hangup)
+		return 0;
+	smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+	s->quit = 1;
+	return 1;
 }
 
 static void
@@ -370,6 +471,8 @@ smtpd_dispatch(struct smtpd_session *s)
 	const char *refusal;
 	int rc, idx;
 
+	if (smtpd_http(s))
+		return;
 	if (line_chomp(&s->line) != 2 ||
 	    memchr(s->line.data, '\r', s->line.len) != NULL) {
 		smtpd_reply(s, "500 5.5.2 Error: bare <CR> or <LF> received");
@@ -390,6 +493,10 @@ smtpd_dispatch(struct smtpd_session *s)
 	idx = (int)(c - smtpd_commands);
 	s->where = c->verb;
 	s->cmd_total[idx]++;
+	if (((c->flags & SMTPD_CMD_LAST) || !s->esmtp) && idx !=
+	    SMTPD_CMD_QUIT && smtpd_sync_violation(s, c->verb,
+	    idx == SMTPD_CMD_DATA || s->conf->forbid_unauth_pipelining))
+		return;
 	if ((c->flags & SMTPD_CMD_JUNK) &&
 	    ++s->junk > s->conf->junk_command_limit)
 		s->errors++;
@@ -429,6 +536,26 @@ smtpd_log_disconnect(struct smtpd_session *s)
 	buf_free(&line);
 }
 
+/* smtpd_client_limit: 1 when this IP has too many sessions or too often. */
+static int
+smtpd_client_limit(struct smtpd_session *s)
+{
+	long long count;
+
+	if (smtpd_rate_enter(s, &count) == -1)
+		log_warnx("Connection rate limit exceeded: %lld from %s[%s] "
+		    "for service smtp", count, s->client_name, s->client_addr);
+	else if (smtpd_conn_enter(s, &count) == 0)
+		return 0;
+	else
+		log_warnx("Connection concurrency limit exceeded: %lld from "
+		    "%s[%s] for service smtp", count, s->client_name,
+		    s->client_addr);
+	smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
+	    s->conf->myhostname, s->client_addr);
+	return 1;
+}
+
 void
 smtpd_session(int fd, void *ctx)
 {
@@ -439,11 +566,18 @@ smtpd_session(int fd, void *ctx)
 	s = xcalloc(1, sizeof(*s));
 	s->conf = conf;
 	s->where = "CONNECT";
+	s->conn_slot = -1;
 	iobuf_init(&s->io, fd, (int)s->conf->timeout);
+	smtpd_io_init(s);
 	buf_init(&s->line);
 	smtpd_peer(s, fd);
+	s->trusted = s->have_ip && netaddr_list_match(s->conf->mynetworks,
+	    &s->client_ip);
 	log_info("connect from %s[%s]", s->client_name, s->client_addr);
-	smtpd_reply(s, "220 %s", s->conf->banner);
+	if (smtpd_client_limit(s))
+		s->quit = 1;
+	else
+		smtpd_reply(s, "220 %s", s->conf->banner);
 	while (!s->quit && !s->dead && smtpd_read_command(s) >= 0) {
 		if (s->line.len > 0)
 			smtpd_dispatch(s);
@@ -460,14 +594,17 @@ smtpd_session(int fd, void *ctx)
 	(void)smtpd_flush(s);
 	smtpd_transaction_reset(s);
 	smtpd_log_disconnect(s);
+	smtpd_conn_leave(s);
 	close(fd);
 	iobuf_free(&s->io);
 	buf_free(&s->line);
 	free(s);
 	/* A rebuilt map: exit, master starts a smtpd that opens the new one. */
 	if (map_list_changed(conf->virtual_mailbox_maps) ||
-	    map_list_changed(conf->virtual_domain_maps)) {
-		log_info("a virtual mailbox table has changed -- restarting");
+	    map_list_changed(conf->virtual_domain_maps) ||
+	    map_list_changed(conf->virtual_alias_maps) ||
+	    (conf->alias_maps && map_list_changed(conf->alias_maps))) {
+		log_info("a lookup table has changed -- restarting");
 		exit(0);
 	}
 }

@@ -52,6 +52,7 @@ deliver_request_free(struct deliver_request *req)
 	free(req->rcpts);
 	free(req->queue_id);
 	free(req->sender);
+	free(req->nexthop);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -104,6 +105,8 @@ deliver_request_encode(const struct deliver_request *req, struct ipc_msg *m)
 	deliver_put_time(m, "active_time", &req->active);
 	ipc_put_int(m, "content_offset", (long long)req->content_offset);
 	ipc_put_int(m, "content_len", (long long)req->content_len);
+	if (req->nexthop != NULL)
+		ipc_put(m, "nexthop", req->nexthop);
 	ipc_put_int(m, "nrcpt", (long long)req->nrcpts);
 	for (i = 0; i < req->nrcpts; i++) {
 		if (req->rcpts[i].orcpt != NULL)
@@ -150,6 +153,8 @@ deliver_request_decode(const struct ipc_msg *m, struct deliver_request *req,
 	req->sender = xstrdup(value);
 	req->content_offset = (off_t)off;
 	req->content_len = (uint64_t)len;
+	if ((value = ipc_get(m, "nexthop")) != NULL && *value != '\0')
+		req->nexthop = xstrdup(value);
 	while (ipc_next(m, &pos, &name, &value)) {
 		if (!strcmp(name, "orcpt")) {
 			orcpt = value;

@@ -33,6 +33,7 @@ struct deliver_request {
 	struct timeval active;		/* (re)entered active/ */
 	off_t	 content_offset;	/* message bytes in the passed file */
 	uint64_t content_len;
+	char	*nexthop;		/* transport_maps nexthop, NULL: default */
 	struct deliver_rcpt *rcpts;
 	size_t	 nrcpts;
 };

@@ -19,3 +19,24 @@ endif
 
 # lib/proto/pop3: POP3 command parsing and RETR/TOP conversion (tests: pop3d/local.mk).
 lib_libpostilion_a_SOURCES += lib/proto/pop3.c lib/proto/pop3.h
+
+# lib/proto/dsn: RFC 3464 notices (bounce, delay, success) for qmgr (tests: qmgr/local.mk).
+lib_libpostilion_a_SOURCES += lib/proto/dsn.c lib/proto/dsn.h
+
+# lib/proto/smtp_reply: the SMTP client's reply parser (tests: test_smtp_reply).
+lib_libpostilion_a_SOURCES += lib/proto/smtp_reply.c lib/proto/smtp_reply.h
+if HAVE_CRITERION
+check_PROGRAMS += tests/unit/test_smtp_reply
+TESTS += tests/unit/test_smtp_reply
+tests_unit_test_smtp_reply_SOURCES = tests/unit/test_smtp_reply.c
+tests_unit_test_smtp_reply_LDADD = $(LDADD) $(CRITERION_LIBS)
+endif
+
+# The reply parser's fuzz target (corpus tests/fuzz/corpus/smtp_reply).
+check_PROGRAMS += tests/fuzz/fuzz_smtp_reply
+TESTS += tests/fuzz/fuzz_smtp_reply
+tests_fuzz_fuzz_smtp_reply_SOURCES = tests/fuzz/fuzz_smtp_reply.c \
+	tests/fuzz/fuzz_main.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_smtp_reply_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/fuzz/corpus"'
+EXTRA_DIST += tests/fuzz/corpus/smtp_reply

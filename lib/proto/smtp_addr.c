@@ -41,6 +41,7 @@ static int store_local(struct smtp_path *, const char *, size_t, int);
 static int store_param(struct smtp_params *, size_t *, const char *, size_t,
     const char *, size_t);
 static int hexval(unsigned char);
+static int scan_multi_at(struct scan *, size_t, struct smtp_path *);
 
 static int
 is_ctl(unsigned char c)
@@ -274,6 +275,9 @@ scan_domain(struct scan *sc, int *literal)
 		if (sc->pos >= sc->len || sc->s[sc->pos] != '.')
 			return SMTP_ADDR_OK;
 		sc->pos++;
+		/* "user@example.com." as Postfix takes it: the dot goes later. */
+		if (sc->pos < sc->len && sc->s[sc->pos] == '>')
+			return SMTP_ADDR_OK;
 	}
 }
 
@@ -365,12 +369,53 @@ scan_local(struct scan *sc, struct smtp_path *path)
 	return SMTP_ADDR_OK;
 }
 
+/*
+ * "user@victim@us": not RFC 5321, but Postfix takes it as the local part
+ * "user@victim" at "us" (quoted), so the relay check sees the real target.
+ * lstart is where the local part began; sc->pos is at the second '@'.
+ */
+static int
+scan_multi_at(struct scan *sc, size_t lstart, struct smtp_path *path)
+{
+	size_t end, lastat = 0, i;
+	int rc;
+
+	for (end = lstart; end < sc->len && sc->s[end] != '>'; end++) {
+		if (sc->s[end] == '@')
+			lastat = end;
+		else if (!is_atext((unsigned char)sc->s[end]) &&
+		    sc->s[end] != '.')
+			return scan_fail(sc, SMTP_ADDR_EADDRESS,
+			    "bad address syntax");
+	}
+	if (end >= sc->len || lastat == 0)
+		return scan_fail(sc, SMTP_ADDR_EADDRESS, "bad address syntax");
+	/* No empty atom next to a '.' or an inner '@'. */
+	for (i = lstart; i < lastat; i++)
+		if ((sc->s[i] == '.' || sc->s[i] == '@') && (i == lstart ||
+		    i + 1 == lastat || sc->s[i + 1] == '.' ||
+		    sc->s[i + 1] == '@'))
+			return scan_fail(sc, SMTP_ADDR_EADDRESS,
+			    "bad local part");
+	if (lastat - lstart > SMTP_LOCAL_MAX - 2 ||
+	    store_local(path, sc->s + lstart, lastat - lstart, 0) == -1)
+		return scan_fail(sc, SMTP_ADDR_ETOOLONG, "local part too long");
+	sc->pos = lastat + 1;
+	if ((rc = scan_domain(sc, &path->domain_literal)) != SMTP_ADDR_OK)
+		return rc;
+	if (sc->pos - lastat - 1 > SMTP_DOMAIN_MAX)
+		return scan_fail(sc, SMTP_ADDR_ETOOLONG, "domain too long");
+	memcpy(path->domain, sc->s + lastat + 1, sc->pos - lastat - 1);
+	path->domain[sc->pos - lastat - 1] = '\0';
+	return SMTP_ADDR_OK;
+}
+
 int
 smtp_path_parse(const char *text, size_t len, int flags,
     struct smtp_path *path, size_t *used, const char **reason)
 {
 	struct scan sc = { text, len, 0, (flags & SMTP_ADDR_UTF8) != 0, NULL };
-	size_t dstart;
+	size_t dstart, lstart;
 	int rc;
 
 	memset(path, 0, sizeof(*path));
@@ -393,6 +438,7 @@ smtp_path_parse(const char *text, size_t len, int flags,
 	if (sc.pos < len && text[sc.pos] == '@' &&
 	    (rc = scan_route(&sc)) != SMTP_ADDR_OK)
 		goto fail;
+	lstart = sc.pos;
 	if ((rc = scan_local(&sc, path)) != SMTP_ADDR_OK)
 		goto fail;
 	if (sc.pos < len && text[sc.pos] == '@') {
@@ -402,6 +448,10 @@ smtp_path_parse(const char *text, size_t len, int flags,
 			goto fail;
 		memcpy(path->domain, text + dstart, sc.pos - dstart);
 		path->domain[sc.pos - dstart] = '\0';
+		if (sc.pos < len && text[sc.pos] == '@' &&
+		    text[lstart] != '"' && !path->domain_literal &&
+		    (rc = scan_multi_at(&sc, lstart, path)) != SMTP_ADDR_OK)
+			goto fail;
 	} else if (!(flags & SMTP_ADDR_NODOMAIN_OK)) {
 		rc = scan_fail(&sc, SMTP_ADDR_EADDRESS, "missing domain");
 		goto fail;

@@ -16,12 +16,13 @@ enum {
 	DATA_DONE
 };
 
-static int data_text(char, char *, size_t *);
+static int data_text(struct smtp_data *, char, char *, size_t *);
 
 void
 smtp_data_init(struct smtp_data *d)
 {
 	d->state = DATA_BOL;
+	d->bare = 0;
 }
 
 int
@@ -37,14 +38,18 @@ smtp_data_at_bol(const struct smtp_data *d)
 	    d->state == DATA_DONE;
 }
 
-/* data_text: one byte inside a line. */
+/* data_text: one byte inside a line; a LF here is a bare LF. */
 static int
-data_text(char c, char *out, size_t *o)
+data_text(struct smtp_data *d, char c, char *out, size_t *o)
 {
 	if (c == '\r')
 		return DATA_CR;
 	out[(*o)++] = c;
-	return c == '\n' ? DATA_BOL_LF : DATA_TEXT;
+	if (c == '\n') {
+		d->bare = 1;
+		return DATA_BOL_LF;
+	}
+	return DATA_TEXT;
 }
 
 size_t
@@ -59,16 +64,16 @@ smtp_data_decode(struct smtp_data *d, const char *in, size_t len, char *out,
 		c = in[i++];
 		switch (d->state) {
 		case DATA_BOL:
-			d->state = c == '.' ? DATA_DOT : data_text(c, out, &o);
+			d->state = c == '.' ? DATA_DOT : data_text(d, c, out, &o);
 			break;
 		case DATA_BOL_LF:
 			/* A leading dot is stuffing even after a bare LF. */
-			d->state = c == '.' ? DATA_TEXT : data_text(c, out, &o);
+			d->state = c == '.' ? DATA_TEXT : data_text(d, c, out, &o);
 			break;
 		case DATA_DOT:
 			/* "." CR may end the data; other dots were stuffing. */
 			d->state = c == '\r' ? DATA_DOT_CR :
-			    data_text(c, out, &o);
+			    data_text(d, c, out, &o);
 			break;
 		case DATA_DOT_CR:
 			if (c == '\n') {
@@ -76,7 +81,8 @@ smtp_data_decode(struct smtp_data *d, const char *in, size_t len, char *out,
 				break;
 			}
 			out[o++] = '\r';
-			d->state = data_text(c, out, &o);
+			d->bare = 1;
+			d->state = data_text(d, c, out, &o);
 			break;
 		case DATA_CR:
 			if (c == '\n') {
@@ -85,13 +91,50 @@ smtp_data_decode(struct smtp_data *d, const char *in, size_t len, char *out,
 				break;
 			}
 			out[o++] = '\r';
-			d->state = data_text(c, out, &o);
+			d->bare = 1;
+			d->state = data_text(d, c, out, &o);
 			break;
 		default:
-			d->state = data_text(c, out, &o);
+			d->state = data_text(d, c, out, &o);
 			break;
 		}
 	}
 	*outlen = o;
 	return i;
+}
+
+size_t
+smtp_bdat_decode(struct smtp_data *d, const char *in, size_t len, char *out,
+    size_t outsize, size_t *outlen)
+{
+	size_t i = 0, o = 0;
+	char c;
+
+	while (i < len && o + 2 <= outsize) {
+		c = in[i++];
+		if (d->state == DATA_CR) {
+			d->state = DATA_TEXT;
+			if (c == '\n') {
+				out[o++] = '\n';
+				continue;
+			}
+			out[o++] = '\r';
+		}
+		if (c == '\r')
+			d->state = DATA_CR;
+		else
+			out[o++] = c;
+	}
+	*outlen = o;
+	return i;
+}
+
+size_t
+smtp_bdat_flush(struct smtp_data *d, char *out)
+{
+	if (d->state != DATA_CR)
+		return 0;
+	d->state = DATA_TEXT;
+	out[0] = '\r';
+	return 1;
 }

@@ -13,6 +13,7 @@
 
 struct smtp_data {
 	int	 state;
+	int	 bare;		/* a bare CR or bare LF was seen */
 };
 
 void	smtp_data_init(struct smtp_data *);
@@ -28,5 +29,14 @@ size_t	smtp_data_decode(struct smtp_data *, const char *in, size_t len,
 int	smtp_data_done(const struct smtp_data *);
 /* smtp_data_at_bol: non-zero when the output so far ends a line. */
 int	smtp_data_at_bol(const struct smtp_data *);
+/*
+ * smtp_bdat_decode: BDAT chunk content (RFC 3030): no dot-stuffing and no
+ * end marker, only CRLF to LF (a CR at a chunk's end is held for the next
+ * chunk). Consumes all of in unless out fills; returns bytes consumed.
+ * smtp_bdat_flush: the held CR, if any, at the end of the last chunk.
+ */
+size_t	smtp_bdat_decode(struct smtp_data *, const char *in, size_t len,
+	    char *out, size_t outsize, size_t *outlen);
+size_t	smtp_bdat_flush(struct smtp_data *, char *out);
 
 #endif

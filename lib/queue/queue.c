@@ -67,7 +67,13 @@ queue_writer_open(struct queue_writer *w, const char *dir)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	/*
+	 * maildrop/ is 01730: sendmail (setgid postdrop) may create files
+	 * but not read the directory, so it gets an O_PATH handle.
+	 */
+	if ((w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 &&
+	    (errno != EACCES || (w->dirfd = open(dir, O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1))
 		return -1;
 	gettimeofday(&tv, NULL);
 	snprintf(w->tmpname, sizeof(w->tmpname), ".%lX%lX%X",
@@ -187,7 +193,8 @@ queue_writer_commit(struct queue_writer *w)
 		saved = errno;
 		goto fail;
 	}
-	if (fsync(w->dirfd) == -1) {
+	/* An O_PATH handle (see queue_writer_open) cannot be fsynced. */
+	if (fsync(w->dirfd) == -1 && errno != EBADF) {
 		saved = errno;
 		(void)unlinkat(w->dirfd, w->id, 0);
 		w->tmpname[0] = '\0';
@@ -202,6 +209,30 @@ fail:
 	queue_writer_abort(w);
 	errno = saved;
 	return -1;
+}
+
+int
+queue_writer_retarget(struct queue_writer *w, const char *dir)
+{
+	int fd, saved;
+
+	if (strlen(dir) >= sizeof(w->dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	/* Still a dot name: nothing looks at it before the commit. */
+	if (renameat(w->dirfd, w->tmpname, fd, w->tmpname) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(w->dirfd);
+	w->dirfd = fd;
+	strlcpy(w->dir, dir, sizeof(w->dir));
+	return 0;
 }
 
 void
@@ -236,7 +267,7 @@ queue_read_string(int fd, off_t off, uint32_t len)
 
 static int
 queue_read_record(struct queue_message *m, int fd, int type, off_t off,
-    uint32_t len, char **orcpt)
+    uint32_t len, struct queue_rcpt *next)
 {
 	char *s, *eq;
 
@@ -274,18 +305,23 @@ queue_read_record(struct queue_message *m, int fd, int type, off_t off,
 		m->attr_values[m->nattrs++] = xstrdup(eq + 1);
 		break;
 	case QREC_ORCPT:
-		free(*orcpt);
-		*orcpt = s;
+		free(next->orcpt);
+		next->orcpt = s;
+		break;
+	case QREC_NOTIFY:
+		free(next->notify);
+		next->notify = s;
 		break;
 	case QREC_RCPT:
 	case QREC_DONE:
 		m->rcpts = xreallocarray(m->rcpts, m->nrcpts + 1,
 		    sizeof(*m->rcpts));
 		m->rcpts[m->nrcpts].address = s;
-		m->rcpts[m->nrcpts].orcpt = *orcpt;
+		m->rcpts[m->nrcpts].orcpt = next->orcpt;
+		m->rcpts[m->nrcpts].notify = next->notify;
 		m->rcpts[m->nrcpts].offset = off;
 		m->rcpts[m->nrcpts++].done = type == QREC_DONE;
-		*orcpt = NULL;
+		next->orcpt = next->notify = NULL;
 		break;
 	default:
 		free(s);
@@ -301,7 +337,7 @@ queue_file_read(int fd, struct queue_message *m, char *err, size_t errlen)
 	struct stat st;
 	off_t off = 0;
 	uint32_t len;
-	char *orcpt = NULL;
+	struct queue_rcpt next = { NULL, NULL, 0, 0, NULL };
 	int type, ended = 0;
 
 	memset(m, 0, sizeof(*m));
@@ -331,15 +367,16 @@ queue_file_read(int fd, struct queue_message *m, char *err, size_t errlen)
 		}
 		if (type == QREC_END) {
 			ended = 1;
-		} else if (queue_read_record(m, fd, type, off, len, &orcpt) == -1) {
+		} else if (queue_read_record(m, fd, type, off, len, &next) == -1) {
 			snprintf(err, errlen, "bad record type %d at %lld",
 			    type, (long long)off);
 			goto fail;
 		}
 		off += QREC_HDR_SIZE + (off_t)len;
 	}
-	free(orcpt);
-	orcpt = NULL;
+	free(next.orcpt);
+	free(next.notify);
+	next.orcpt = next.notify = NULL;
 	if (!ended) {
 		snprintf(err, errlen, "no END record");
 		goto fail;
@@ -350,7 +387,8 @@ queue_file_read(int fd, struct queue_message *m, char *err, size_t errlen)
 	}
 	return 0;
 fail:
-	free(orcpt);
+	free(next.orcpt);
+	free(next.notify);
 	queue_message_free(m);
 	return -1;
 }
@@ -370,6 +408,7 @@ queue_message_free(struct queue_message *m)
 	for (i = 0; i < m->nrcpts; i++) {
 		free(m->rcpts[i].address);
 		free(m->rcpts[i].orcpt);
+		free(m->rcpts[i].notify);
 	}
 	free(m->rcpts);
 	memset(m, 0, sizeof(*m));

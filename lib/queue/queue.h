@@ -3,7 +3,8 @@
  *
  * A queue file is a sequence of records: one type byte, a 4-byte big-endian
  * length, then the data. Order: TIME, SENDER, ATTR*, RCPT* (each optionally
- * preceded by its ORCPT), CONTENT, END. A file whose last record is not END
+ * preceded by its ORCPT and NOTIFY), CONTENT, END. DSN: ATTR dsn_envid=,
+ * dsn_ret=FULL|HDRS. A file whose last record is not END
  * is not a message and is never delivered.
  *
  * Crash safety of acceptance (why 250 is safe to say): the writer creates
@@ -29,6 +30,7 @@
 #define QREC_SENDER	'S'	/* envelope sender, "" for the null sender */
 #define QREC_ATTR	'A'	/* "name=value": client_name, client_address, helo, protocol, message_id */
 #define QREC_ORCPT	'O'	/* original recipient of the next RCPT */
+#define QREC_NOTIFY	'N'	/* DSN NOTIFY of the next RCPT: "NEVER" or "SUCCESS,DELAY,FAILURE" subset */
 #define QREC_RCPT	'R'	/* a recipient still to deliver */
 #define QREC_DONE	'D'	/* a recipient that is finished */
 #define QREC_CONTENT	'C'	/* the message, LF line ends */
@@ -80,6 +82,11 @@ uint64_t queue_writer_size(const struct queue_writer *);
  * in which case the partial file is already removed.
  */
 int	queue_writer_commit(struct queue_writer *);
+/*
+ * queue_writer_retarget: move the uncommitted file to another queue
+ * directory (e.g. hold/), so commit puts it there; same ID. 0 or -1.
+ */
+int	queue_writer_retarget(struct queue_writer *, const char *dir);
 /* queue_writer_abort: discard a message being written. */
 void	queue_writer_abort(struct queue_writer *);
 
@@ -88,6 +95,7 @@ struct queue_rcpt {
 	char	*orcpt;		/* NULL when none */
 	off_t	 offset;	/* of its record header, for queue_rcpt_done */
 	int	 done;
+	char	*notify;	/* DSN NOTIFY (QREC_NOTIFY), NULL when none */
 };
 
 struct queue_message {

@@ -326,3 +326,24 @@ Test(deliver_proto, orig_to_when_different)
 	deliver_request_free(&req);
 	unlink(path);
 }
+
+Test(deliver_proto, nexthop_round_trip_and_optional)
+{
+	struct deliver_request req, out;
+	struct ipc_msg m;
+	char err[256];
+
+	sample_request(&req);
+	ipc_msg_init(&m);
+	deliver_request_encode(&req, &m);
+	cr_assert_eq(deliver_request_decode(&m, &out, 10, err, sizeof(err)), 0);
+	cr_assert_null(out.nexthop, "no nexthop means the agent's default");
+	deliver_request_free(&out);
+	req.nexthop = strdup("[192.0.2.7]:2525");
+	deliver_request_encode(&req, &m);
+	cr_assert_eq(deliver_request_decode(&m, &out, 10, err, sizeof(err)), 0);
+	cr_assert_str_eq(out.nexthop, "[192.0.2.7]:2525");
+	deliver_request_free(&out);
+	deliver_request_free(&req);
+	ipc_msg_free(&m);
+}

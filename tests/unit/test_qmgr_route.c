@@ -84,3 +84,88 @@ Test(qmgr_route, backoff_grows_with_age_within_bounds)
 	/* A clock that went backwards (arrival in the future): the minimum. */
 	cr_assert_eq(qmgr_backoff(now, now + 5000, 300, 4000), 300);
 }
+
+static void
+transport_route(struct qmgr_route *r, const char *text, char *path)
+{
+	char spec[128], err[256];
+	int fd;
+
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write_full(fd, text, strlen(text)), 0);
+	close(fd);
+	cr_assert_eq(qmgr_route_open(r, "local.example", err, sizeof(err)), 0);
+	snprintf(spec, sizeof(spec), "texthash:%s", path);
+	cr_assert_eq(qmgr_route_transport_open(r, spec, err, sizeof(err)), 0,
+	    "%s", err);
+}
+
+Test(qmgr_route, transport_maps_address_domain_then_parents)
+{
+	char path[] = "/tmp/test_qmgr_transport.XXXXXX";
+	struct qmgr_route r;
+	struct qmgr_dest d;
+
+	transport_route(&r,
+	    "special@relay.example  local:\n"
+	    "relay.example          smtp:[192.0.2.1]:2525\n"
+	    ".parent.example        relay:mx.parent.example\n"
+	    "bounce.example         error:5.1.2 no such domain here\n"
+	    "soft.example           error:4.7.1 try later\n"
+	    "plain.example          error:go away\n"
+	    "drop.example           discard:\n"
+	    "weird.example          uucp:host\n"
+	    "hop.example            :[198.51.100.7]\n"
+	    "local.example          smtp:[192.0.2.9]\n", path);
+	cr_assert_eq(qmgr_route_resolve(&r, "a@relay.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_SMTP);
+	cr_assert_str_eq(d.nexthop, "[192.0.2.1]:2525");
+	cr_assert_eq(qmgr_route_resolve(&r, "Special@RELAY.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_LOCAL, "the full address first");
+	cr_assert_eq(qmgr_route_resolve(&r, "a@x.y.parent.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_SMTP);
+	cr_assert_str_eq(d.nexthop, "mx.parent.example");
+	cr_assert_eq(qmgr_route_resolve(&r, "a@parent.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_SMTP);
+	cr_assert_str_eq(d.nexthop, "", ".parent matches subdomains only");
+	cr_assert_eq(qmgr_route_resolve(&r, "a@bounce.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_ERROR);
+	cr_assert_str_eq(d.nexthop, "5.1.2 no such domain here");
+	cr_assert_eq(qmgr_route_resolve(&r, "a@drop.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_DISCARD);
+	cr_assert_eq(qmgr_route_resolve(&r, "a@weird.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_UNKNOWN);
+	cr_assert_eq(qmgr_route_resolve(&r, "a@hop.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_SMTP, "empty name: default");
+	cr_assert_str_eq(d.nexthop, "[198.51.100.7]");
+	/* transport_maps overrides virtual_mailbox_domains. */
+	cr_assert_eq(qmgr_route_resolve(&r, "a@local.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_SMTP);
+	cr_assert_eq(qmgr_route_resolve(&r, "a@elsewhere.example", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_SMTP);
+	cr_assert_str_eq(d.nexthop, "");
+	cr_assert_eq(qmgr_route_resolve(&r, "postmaster", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_LOCAL);
+	qmgr_route_close(&r);
+	unlink(path);
+}
+
+Test(qmgr_route, transport_values_parse_and_overflow)
+{
+	struct qmgr_dest d;
+	char big[QMGR_NEXTHOP_MAX + 16];
+
+	cr_assert_eq(qmgr_route_parse("local", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_LOCAL);
+	cr_assert_str_eq(d.nexthop, "");
+	cr_assert_eq(qmgr_route_parse("error:", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_ERROR);
+	memset(big, 'h', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "smtp:", 5);
+	cr_assert_eq(qmgr_route_parse(big, &d), -1, "nexthop over its limit");
+	memset(big, 'n', sizeof(big) - 1);
+	big[100] = ':';
+	cr_assert_eq(qmgr_route_parse(big, &d), -1, "transport name too long");
+}

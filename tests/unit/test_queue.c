@@ -88,6 +88,41 @@ Test(queue, round_trip_and_done_marks)
 	close(fd);
 }
 
+Test(queue, dsn_notify_belongs_to_the_next_recipient_only)
+{
+	struct queue_writer w;
+	struct queue_message m;
+	char path[128], err[128];
+	int fd;
+
+	cr_assert_eq(queue_writer_open(&w, "incoming"), 0);
+	queue_writer_recordf(&w, QREC_TIME, "%lld %ld", 1700000000LL, 1L);
+	queue_writer_record(&w, QREC_SENDER, "", 0);
+	queue_writer_recordf(&w, QREC_ATTR, "dsn_envid=%s", "QQ314159");
+	queue_writer_record(&w, QREC_NOTIFY, "SUCCESS,FAILURE", 15);
+	queue_writer_record(&w, QREC_ORCPT, "rfc822;a@example.com", 20);
+	queue_writer_record(&w, QREC_RCPT, "a@example.com", 13);
+	queue_writer_record(&w, QREC_RCPT, "b@example.com", 13);
+	queue_writer_record(&w, QREC_NOTIFY, "NEVER", 5);
+	queue_writer_record(&w, QREC_RCPT, "c@example.com", 13);
+	queue_writer_content_begin(&w);
+	queue_writer_content(&w, "\n", 1);
+	queue_writer_content_end(&w);
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	snprintf(path, sizeof(path), "incoming/%s", w.id);
+	cr_assert_geq(fd = open(path, O_RDONLY), 0);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(m.nrcpts, 3);
+	cr_assert_str_eq(m.rcpts[0].notify, "SUCCESS,FAILURE");
+	cr_assert_str_eq(m.rcpts[0].orcpt, "rfc822;a@example.com");
+	cr_assert_null(m.rcpts[1].notify);
+	cr_assert_null(m.rcpts[1].orcpt);
+	cr_assert_str_eq(m.rcpts[2].notify, "NEVER");
+	cr_assert_str_eq(queue_message_attr(&m, "dsn_envid"), "QQ314159");
+	queue_message_free(&m);
+	close(fd);
+}
+
 Test(queue, truncated_file_is_refused)
 {
 	struct queue_writer w;

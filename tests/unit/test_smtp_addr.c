@@ -213,7 +213,8 @@ Test(smtp_addr, dot_strings)
 		"TO:<.a@example.org>", "TO:<a.@example.org>",
 		"TO:<a..b@example.org>", "TO:<a b@example.org>",
 		"TO:<a(b)@example.org>", "TO:<a,b@example.org>",
-		"TO:<a@b@example.org>", "TO:<a[b]@example.org>",
+		"TO:<a@b@@example.org>", "TO:<a[b]@example.org>",
+		"TO:<a.@b@example.org>", "TO:<a@b@[192.0.2.1]@x.org>",
 		"TO:<@example.org>", "TO:<a@>", "TO:<a@ >",
 	};
 	size_t i;
@@ -231,7 +232,7 @@ Test(smtp_addr, domains)
 {
 	const char *bad[] = {
 		"TO:<a@-x.example>", "TO:<a@x-.example>", "TO:<a@x..example>",
-		"TO:<a@.x.example>", "TO:<a@x.example.>", "TO:<a@x!y.example>",
+		"TO:<a@.x.example>", "TO:<a@x.example..>", "TO:<a@x!y.example>",
 		"TO:<a@x.example:25>",
 	};
 	size_t i;
@@ -244,6 +245,31 @@ Test(smtp_addr, domains)
 	cr_assert_eq(parse_to("TO:<a@localhost>"), 0);
 	cr_assert_eq(parse_to("TO:<a@_srv.example>"), 0);
 	cr_assert_eq(parse_to("TO:<a@123.example>"), 0);
+}
+
+/*
+ * Postfix's readings of two non-RFC forms that relay probes use: the last
+ * '@' separates the domain ("a@b" becomes a quoted local part), and one
+ * trailing dot of the domain is accepted (smtpd removes it).
+ */
+Test(smtp_addr, multiple_at_and_trailing_dot)
+{
+	cr_assert_eq(parse_to("TO:<user@victim.example@us.example>"), 0);
+	cr_assert_str_eq(a.path.local, "\"user@victim.example\"");
+	cr_assert_str_eq(a.path.domain, "us.example");
+	cr_assert_str_eq(a.path.address, "\"user@victim.example\"@us.example");
+	cr_assert_eq(parse_to("TO:<a@b@c@us.example>"), 0);
+	cr_assert_str_eq(a.path.local, "\"a@b@c\"");
+	cr_assert_eq(parse_to("TO:<a@x.example.>"), 0);
+	cr_assert_str_eq(a.path.domain, "x.example.");
+	cr_assert_eq(parse_to("TO:<a@b@x.example.>"), 0);
+	cr_assert_str_eq(a.path.domain, "x.example.");
+	/* Still bounded: a local part over 64 octets once quoted. */
+	char *big = repeat('a', 70), text[200];
+	snprintf(text, sizeof(text), "TO:<%s@b@example.org>", big);
+	free(big);
+	cr_assert_eq(parse_to(text), -1);
+	cr_assert_eq(a.error, SMTP_ADDR_ETOOLONG);
 }
 
 Test(smtp_addr, address_literals)

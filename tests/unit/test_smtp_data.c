@@ -200,3 +200,84 @@ Test(smtp_command, hostile_lines)
 	cr_assert_eq(split("N\xc3\xb6OP"), SMTP_CMD_BADVERB);
 	cr_assert_eq(split("HELO h\xc3\xb6st"), SMTP_CMD_OK);
 }
+
+/* bare_flag: whether decoding the whole of in saw a bare CR or LF. */
+static int
+bare_flag(const char *in)
+{
+	struct smtp_data d;
+	char out[256];
+	size_t got;
+
+	smtp_data_init(&d);
+	(void)smtp_data_decode(&d, in, strlen(in), out, sizeof(out), &got);
+	return d.bare;
+}
+
+Test(smtp_data, bare_newlines_are_flagged_for_forbid_bare_newline)
+{
+	cr_assert_eq(bare_flag("a\r\nb\r\n.\r\n"), 0);
+	cr_assert_eq(bare_flag("..x\r\n.\r\n"), 0);
+	cr_assert_eq(bare_flag("a\nb\r\n.\r\n"), 1);
+	cr_assert_eq(bare_flag("a\rb\r\n.\r\n"), 1);
+	cr_assert_eq(bare_flag("a\r\n.\n.\r\n"), 1);
+	cr_assert_eq(bare_flag("a\r\n.\rx\r\n.\r\n"), 1);
+	cr_assert_eq(bare_flag("\n"), 1);
+}
+
+/* Every smuggling end marker of the issue, between two real lines. */
+Test(smtp_data, smuggling_markers_never_end_the_data)
+{
+	const char *markers[] = { "\n.\n", "\n.\r\n", "\r.\n", "\r.\r",
+	    "\n.\r", "\r\n.\n", "\r.\r\n", "\r\n.\r" };
+	char in[128];
+	struct result r;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(markers) / sizeof(markers[0]); i++) {
+		len = (size_t)snprintf(in, sizeof(in), "a%sMAIL FROM:<x@y>\r\n",
+		    markers[i]);
+		feed(in, len, 1, 2, &r);
+		cr_assert_eq(r.done, 0, "marker %zu ended the data", i);
+		cr_assert_eq(r.consumed, len);
+	}
+	/* A NUL before the dot is content too. */
+	memcpy(in, "a\r\n\0.\r\nb", 8);
+	feed(in, 8, 1, 2, &r);
+	cr_assert_eq(r.done, 0);
+	cr_assert_eq(r.outlen, 6);	/* "a\n\0.\nb" */
+}
+
+static size_t
+bdat(const char *const *chunks, char *out, size_t outsize)
+{
+	struct smtp_data d;
+	size_t o = 0, got, i, n, len;
+
+	smtp_data_init(&d);
+	for (i = 0; chunks[i] != NULL; i++) {
+		len = strlen(chunks[i]);
+		n = smtp_bdat_decode(&d, chunks[i], len, out + o, outsize - o,
+		    &got);
+		cr_assert_eq(n, len);
+		o += got;
+	}
+	o += smtp_bdat_flush(&d, out + o);
+	out[o] = '\0';
+	return o;
+}
+
+Test(smtp_data, bdat_converts_crlf_across_chunks_without_unstuffing)
+{
+	const char *c1[] = { "a\r", "\nb\r\n.\r\n..x\r\n", NULL };
+	const char *c2[] = { "a\r", "b\r", NULL };
+	const char *c3[] = { "\r", "\r", "\n", NULL };
+	char out[64];
+
+	cr_assert_eq(bdat(c1, out, sizeof(out)), 10);
+	cr_assert_str_eq(out, "a\nb\n.\n..x\n");
+	bdat(c2, out, sizeof(out));
+	cr_assert_str_eq(out, "a\rb\r");
+	bdat(c3, out, sizeof(out));
+	cr_assert_str_eq(out, "\r\n");
+}
