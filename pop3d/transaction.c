@@ -20,6 +20,8 @@
 
 static int	pop3_args_max(struct pop3_session *, const struct pop3_command *,
 		    size_t);
+static struct pop3_msg *pop3_msg_arg(struct pop3_session *,
+    const struct pop3_command *, int *);
 static struct pop3_msg *pop3_msg_find(struct pop3_session *,
 		    const struct pop3_arg *, int *);
 static size_t	pop3_msg_number(const struct pop3_session *,
@@ -168,6 +170,22 @@ pop3_cmd_uidl(struct pop3_session *s, const struct pop3_command *cmd)
 	return POP3_CMD_OK;
 }
 
+/* pop3_msg_arg: the one message-number argument of RETR and DELE. */
+static struct pop3_msg *
+pop3_msg_arg(struct pop3_session *s, const struct pop3_command *cmd, int *rc)
+{
+	if (cmd->nargs == 0) {
+		iobuf_puts(&s->io, "-ERR Message number expected.\r\n");
+		*rc = POP3_CMD_BAD;
+		return NULL;
+	}
+	if (pop3_args_max(s, cmd, 1) == -1) {
+		*rc = POP3_CMD_BAD;
+		return NULL;
+	}
+	return pop3_msg_find(s, &cmd->args[0], rc);
+}
+
 int
 pop3_cmd_retr(struct pop3_session *s, const struct pop3_command *cmd)
 {
@@ -175,13 +193,7 @@ pop3_cmd_retr(struct pop3_session *s, const struct pop3_command *cmd)
 	off_t sent;
 	int rc;
 
-	if (cmd->nargs == 0) {
-		iobuf_puts(&s->io, "-ERR Message number expected.\r\n");
-		return POP3_CMD_BAD;
-	}
-	if (pop3_args_max(s, cmd, 1) == -1)
-		return POP3_CMD_BAD;
-	if ((m = pop3_msg_find(s, &cmd->args[0], &rc)) == NULL)
+	if ((m = pop3_msg_arg(s, cmd, &rc)) == NULL)
 		return rc;
 	if (pop3_msg_send(s, m, -1, &sent) == 0) {
 		m->retrieved = 1;
@@ -285,13 +297,7 @@ pop3_cmd_dele(struct pop3_session *s, const struct pop3_command *cmd)
 	struct pop3_msg *m;
 	int rc;
 
-	if (cmd->nargs == 0) {
-		iobuf_puts(&s->io, "-ERR Message number expected.\r\n");
-		return POP3_CMD_BAD;
-	}
-	if (pop3_args_max(s, cmd, 1) == -1)
-		return POP3_CMD_BAD;
-	if ((m = pop3_msg_find(s, &cmd->args[0], &rc)) == NULL)
+	if ((m = pop3_msg_arg(s, cmd, &rc)) == NULL)
 		return rc;
 	m->deleted = 1;
 	iobuf_puts(&s->io, "+OK Marked to be deleted.\r\n");
