@@ -5,7 +5,9 @@
  * Parameters: ipc_timeout, <transport>_destination_recipient_limit
  * (default_destination_recipient_limit), myhostname, plus the transport's.
  * Security: the transport opens what it needs, then drops privileges
- * (deliver_*_init); no request is read before that.
+ * (deliver_*_init); no request is read before that. The queue file comes
+ * read-write (to mark delivered recipients DONE); the offsets in the request
+ * are checked against the file before anything is written.
  */
 #include <sys/time.h>
 #include <stdio.h>
@@ -16,24 +18,51 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_smtp.h"
 #include "ipc/ipc.h"
 #include "ipc/service.h"
+#include "queue/queue.h"
 
 static void deliver_client(int, void *);
-static long long deliver_transport_param(struct config *, const char *,
-    const char *);
+static void deliver_exit(void);
+static void deliver_mark_done(int, const struct deliver_request *);
 
-/* <transport>_NAME when set, else default_NAME (Postfix's per-transport rule). */
-static long long
-deliver_transport_param(struct config *cfg, const char *transport,
-    const char *suffix)
+/* For deliver_exit: the cached SMTP session gets its QUIT on the way out. */
+static struct deliver_ctx *deliver_exit_ctx;
+
+/*
+ * Mark the delivered (2.X.X) recipients DONE in the queue file before qmgr
+ * hears of them (Postfix's agents do the same): a qmgr killed now, even
+ * twice in a row, does not deliver them again. 5.X.X stay for qmgr, which
+ * must queue the bounce first or a crash would lose it. The offsets are
+ * checked against the file (lib/queue); a failure only costs a duplicate.
+ */
+static void
+deliver_mark_done(int qfd, const struct deliver_request *req)
 {
-	char name[128];
+	struct queue_rcpt *done;
+	size_t i, n = 0;
 
-	snprintf(name, sizeof(name), "%s_%s", transport, suffix);
-	if (config_raw(cfg, name) == NULL)
-		snprintf(name, sizeof(name), "default_%s", suffix);
-	return config_get_int(cfg, name);
+	done = xcalloc(req->nrcpts, sizeof(*done));
+	for (i = 0; i < req->nrcpts; i++) {
+		/* A forward is marked by qmgr once the copy is queued. */
+		if (req->rcpts[i].dsn[0] != '2' || req->rcpts[i].offset < 0 ||
+		    req->rcpts[i].nforward > 0)
+			continue;
+		done[n].address = req->rcpts[i].address;
+		done[n++].offset = req->rcpts[i].offset;
+	}
+	if (n > 0 && queue_rcpts_done(qfd, done, n) == -1)
+		log_warn("%s: mark %zu recipient%s done in the queue file",
+		    req->queue_id, n, n == 1 ? "" : "s");
+	free(done);
+}
+
+static void
+deliver_exit(void)
+{
+	if (deliver_exit_ctx != NULL && deliver_exit_ctx->smtp != NULL)
+		smtp_cache_expire(deliver_exit_ctx->smtp, 1);
 }
 
 static void
@@ -67,6 +96,7 @@ deliver_client(int client, void *arg)
 		deliver_local(ctx, &req, qfd, &start);
 	else
 		deliver_smtp(ctx, &req, qfd, &start);
+	deliver_mark_done(qfd, &req);
 	deliver_reply_encode(&req, &msg);
 	if (ipc_send(client, &msg, -1) == -1)
 		log_warn("%s: send status to qmgr", req.queue_id);
@@ -100,7 +130,7 @@ main(int argc, char *argv[])
 	ctx.transport = opts.transport;
 	ctx.hostname = config_get(opts.cfg, "myhostname");
 	ctx.basefd = -1;
-	n = deliver_transport_param(opts.cfg, opts.transport,
+	n = config_get_transport_int(opts.cfg, opts.transport,
 	    "destination_recipient_limit");
 	ctx.max_rcpts = n > 0 ? (size_t)n : 1;
 	n = config_get_time(opts.cfg, "ipc_timeout");
@@ -108,7 +138,10 @@ main(int argc, char *argv[])
 
 	if (!strcmp(opts.transport, "local"))
 		deliver_local_init(&ctx, opts.chroot);
-	else
+	else {
 		deliver_smtp_init(&ctx, opts.chroot);
+		deliver_exit_ctx = &ctx;
+		atexit(deliver_exit);
+	}
 	service_serve(opts.cfg, deliver_client, &ctx);
 }

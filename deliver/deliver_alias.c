@@ -89,13 +89,22 @@ int
 deliver_alias_is_local(struct deliver_alias *a, const char *address)
 {
 	const char *at = strrchr(address, '@');
-	size_t i;
+	size_t i, len, mlen;
 
 	if (at == NULL)
 		return 1;
-	for (i = 0; i < a->nmydest; i++)
-		if (!strcasecmp(at + 1, a->mydest[i]))
+	/* As qmgr routes it: case-insensitive, a trailing dot ignored. */
+	len = strlen(at + 1);
+	if (len > 0 && at[len] == '.')
+		len--;
+	for (i = 0; i < a->nmydest; i++) {
+		mlen = strlen(a->mydest[i]);
+		if (mlen > 0 && a->mydest[i][mlen - 1] == '.')
+			mlen--;
+		if (len > 0 && len == mlen &&
+		    !strncasecmp(at + 1, a->mydest[i], len))
 			return 1;
+	}
 	return 0;
 }
 

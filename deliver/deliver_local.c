@@ -162,6 +162,11 @@ deliver_local(struct deliver_ctx *ctx, struct deliver_request *req, int qfd,
 
 	for (i = 0; i < req->nrcpts; i++) {
 		local_rcpt(ctx, req, &req->rcpts[i], qfd);
+		/* Only a 2.X.X status forwards; qmgr logs it ("forwarded as"). */
+		if (req->rcpts[i].dsn[0] != '2')
+			deliver_rcpt_forward_free(&req->rcpts[i]);
+		if (req->rcpts[i].nforward > 0)
+			continue;
 		/* Local delivery has no connection setup: c is always 0. */
 		deliver_log_status(req, &req->rcpts[i], "local", start, start);
 	}
@@ -374,12 +379,16 @@ local_merge(struct deliver_rcpt *r, struct deliver_rcpt *sub, size_t *count)
 	static const char rank[] = "254";	/* worse to the right */
 	const char *old = r->dsn[0] ? strchr(rank, r->dsn[0]) : rank;
 	const char *new = strchr(rank, sub->dsn[0]);
+	size_t i;
 
 	if (sub->dsn[0] == '\0')
 		return;
 	if ((*count)++ == 0 || (new && old && new > old))
 		deliver_rcpt_set(r, sub->dsn, "%s", sub->reason ? sub->reason :
 		    "");
+	for (i = 0; i < sub->nforward; i++)
+		deliver_rcpt_add_forward(r, sub->forward[i]);
+	deliver_rcpt_forward_free(sub);
 	free(sub->reason);
 	sub->reason = NULL;
 	sub->dsn[0] = '\0';
@@ -462,9 +471,11 @@ local_alias_item(struct deliver_ctx *ctx, struct deliver_request *req,
 		if (local_lookup(ctx, &target, &path))
 			local_store(ctx, req, &target, qfd, path.data);
 		else if (!deliver_alias_is_local(ctx->alias, addr) &&
-		    target.dsn[0] == '5')
-			deliver_rcpt_set(&target, "4.3.0", "alias forwarding to "
-			    "remote address %s is not supported yet", addr);
+		    !strcmp(target.dsn, "5.1.1")) {
+			/* Not ours: qmgr queues a copy (we are chrooted). */
+			deliver_rcpt_set(&target, "2.0.0", "forwarded");
+			deliver_rcpt_add_forward(sub, addr);
+		}
 		deliver_rcpt_set(sub, target.dsn, "%s", target.reason ?
 		    target.reason : "");
 		free(target.reason);

@@ -9,7 +9,10 @@
  * smtp_mx_address_limit, smtp_*_timeout, smtp_reply_lines_limit,
  * smtp_line_length_limit, line_length_limit, smtp_tls_security_level,
  * smtp_sasl_auth_enable, smtp_sasl_password_maps, mail_owner,
- * queue_directory.
+ * queue_directory, smtp_connection_cache_time_limit (0 = off, default),
+ * smtp_connection_reuse_count_limit (0 = no limit), smtp_rset_timeout.
+ * With the cache on, a session stays open after a delivery for the next
+ * request to the same next hop (checked with RSET before it is reused).
  * Security: runs as mail_owner, chrooted into the queue directory with -j;
  * the resolver is set up before the chroot.
  */
@@ -127,6 +130,13 @@ deliver_smtp_init(struct deliver_ctx *ctx, int chroot)
 	c->wrap = smtp_param_size(cfg, "smtp_line_length_limit", 998);
 	if (c->reply_lines == 0 || c->reply_line_max < 16)
 		fatalx("smtp_reply_lines_limit/line_length_limit too small");
+	c->rset_timeout = smtp_param_time(cfg, "smtp_rset_timeout", 20);
+	c->cache_time = config_raw(cfg, "smtp_connection_cache_time_limit") ?
+	    (int)config_get_time(cfg, "smtp_connection_cache_time_limit") : 0;
+	if (c->cache_time < 0 || c->cache_time > 300)
+		fatalx("smtp_connection_cache_time_limit: 0..300s");
+	c->reuse_limit = (int)smtp_param_size(cfg,
+	    "smtp_connection_reuse_count_limit", 0);
 	smtp_tls_init(cfg, c);
 	if (config_raw(cfg, "smtp_sasl_auth_enable") &&
 	    config_get_bool(cfg, "smtp_sasl_auth_enable")) {
@@ -327,7 +337,9 @@ smtp_destination(struct deliver_ctx *ctx, struct deliver_request *req,
 		strlcpy(fail.dsn, "4.3.5", sizeof(fail.dsn));
 		buf_printf(&fail.text, "bad next hop \"%s\" in relayhost or "
 		    "transport_maps", nexthop);
-	} else if (smtp_targets(ctx->smtp, &hop, t, &nt, &fail) == 0) {
+	} else if ((done = smtp_session_reuse(ctx->smtp, req, nexthop, rcpts,
+	    n, qfd, &fail, &conn, relay, sizeof(relay))) == 0 &&
+	    smtp_targets(ctx->smtp, &hop, t, &nt, &fail) == 0) {
 		for (i = 0; i < nt && !done; i++) {
 			/* Only the last server's 5xx greeting bounces. */
 			done = smtp_session_run(ctx->smtp, req, nexthop, rcpts,
@@ -356,6 +368,7 @@ deliver_smtp(struct deliver_ctx *ctx, struct deliver_request *req, int qfd,
 	char *done;
 	size_t i, j, n;
 
+	smtp_cache_expire(ctx->smtp, 0);
 	group = xcalloc(req->nrcpts, sizeof(*group));
 	done = xcalloc(req->nrcpts, 1);
 	for (i = 0; i < req->nrcpts; i++) {

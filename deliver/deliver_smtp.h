@@ -42,6 +42,10 @@ struct smtp_conf {
 	size_t	 reply_lines;		/* smtp_reply_lines_limit */
 	size_t	 reply_line_max;	/* line_length_limit */
 	size_t	 wrap;			/* smtp_line_length_limit, 0 = off */
+	int	 rset_timeout;		/* smtp_rset_timeout */
+	int	 cache_time;		/* smtp_connection_cache_time_limit, 0 = off */
+	int	 reuse_limit;		/* smtp_connection_reuse_count_limit, 0 = any */
+	struct smtp_cached *cache;	/* one idle session kept for reuse */
 };
 
 struct smtp_target {
@@ -54,7 +58,7 @@ struct smtp_target {
 struct smtp_failure {
 	char	 dsn[DELIVER_DSN_MAX];
 	struct buf text;
-	char	 relay[DNS_NAME_MAX + NETADDR_STRLEN + 16];
+	char	 relay[DNS_NAME_MAX + NETADDR_STRLEN + 48];	/* + conn_use= */
 };
 
 /*
@@ -67,6 +71,18 @@ int	smtp_session_run(struct smtp_conf *, struct deliver_request *,
 	    const char *nexthop, struct deliver_rcpt **rcpts, size_t nrcpts,
 	    int qfd, const struct smtp_target *, struct smtp_failure *fail,
 	    struct timeval *conn, char *relay, size_t relaylen);
+
+/*
+ * smtp_session_reuse: the same, over the session cached for nexthop (if
+ * any, younger than smtp_connection_cache_time_limit and alive after
+ * RSET). 0 when there is none or it is stale: the caller connects anew.
+ */
+int	smtp_session_reuse(struct smtp_conf *, struct deliver_request *,
+	    const char *nexthop, struct deliver_rcpt **rcpts, size_t nrcpts,
+	    int qfd, struct smtp_failure *fail, struct timeval *conn,
+	    char *relay, size_t relaylen);
+/* smtp_cache_expire: QUIT and close the cached session if too old (or all). */
+void	smtp_cache_expire(struct smtp_conf *, int all);
 
 /* Extensions from the EHLO reply. */
 #define SMTP_FEAT_PIPELINING	0x01
@@ -91,6 +107,8 @@ struct smtp_session {
 	const char *nexthop;		/* as given: smtp_sasl_password_maps key */
 	const char *host;		/* the server's name: second key */
 	int	 tls_active;
+	int	 tls_skip;		/* plaintext retry after a failed handshake */
+	int	 tls_failed;		/* the handshake failed */
 	struct iobuf io;
 	struct smtp_reply reply;
 	struct buf line;

@@ -1,7 +1,7 @@
 /*
  * deliver_smtp_session: one SMTP conversation (RFC 5321) with one server:
  * greeting, EHLO (HELO fallback), MAIL/RCPT/DATA with PIPELINING when
- * offered, SIZE, 8BITMIME, DSN ORCPT, the message with CRLF line ends and
+ * offered, SIZE, 8BITMIME, DSN (RET, ENVID, NOTIFY, ORCPT), the message with CRLF line ends and
  * dot-stuffing, QUIT (AUTH: deliver_smtp_auth.c). Parameters: smtp_*_timeout (per stage),
  * smtp_reply_lines_limit, line_length_limit, smtp_line_length_limit.
  * Security: the server's replies go through smtp_reply (bounded, escaped);
@@ -20,12 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/iobuf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "deliver/deliver_smtp.h"
+#include "proto/smtp_addr.h"
 #include "proto/smtp_reply.h"
 #include "tls/tls_client.h"
 
@@ -33,6 +35,10 @@
 
 static int smtp_connect(const struct smtp_target *, int, char *, size_t);
 static int smtp_greet(struct smtp_session *);
+static int smtp_session_try(struct smtp_conf *, struct deliver_request *,
+    const char *, struct deliver_rcpt **, size_t, int,
+    const struct smtp_target *, struct smtp_failure *, struct timeval *,
+    char *, size_t, int, int *);
 static int smtp_ehlo(struct smtp_session *);
 static int smtp_starttls(struct smtp_session *);
 static void smtp_ehlo_line(struct smtp_session *);
@@ -49,6 +55,33 @@ static void smtp_settle_rest(struct smtp_session *, const char *, const char *);
 static void smtp_quit(struct smtp_session *);
 static const char *smtp_refusal_dsn(struct smtp_session *);
 static void smtp_settle_leftovers(struct smtp_session *);
+static void smtp_dsn_mail(struct smtp_session *);
+static void smtp_dsn_rcpt(struct smtp_session *, const struct deliver_rcpt *);
+static void smtp_session_init(struct smtp_session *, struct smtp_conf *,
+    struct deliver_request *, struct deliver_rcpt **, size_t, int,
+    struct smtp_failure *);
+static void smtp_session_free(struct smtp_session *);
+static void smtp_close(struct smtp_session *);
+static void smtp_message(struct smtp_session *);
+static time_t smtp_now(void);
+static void smtp_finish(struct smtp_session *, int, const char *, int);
+static void smtp_cached_session(struct smtp_session *, struct smtp_cached *,
+    const char *);
+
+/* An idle session kept between requests (smtp_finish, smtp_session_reuse). */
+struct smtp_cached {
+	char	 nexthop[DNS_NAME_MAX + 16];
+	char	 host[DNS_NAME_MAX];
+	char	 peer[DNS_NAME_MAX + NETADDR_STRLEN + 4];
+	char	 relay[DNS_NAME_MAX + NETADDR_STRLEN + 16];
+	int	 servername;		/* host is the SNI name */
+	struct iobuf io;
+	int	 features;
+	unsigned long long size_limit;
+	int	 tls_active;
+	int	 uses;
+	time_t	 since;			/* CLOCK_MONOTONIC seconds */
+};
 
 int
 smtp_address_ok(const char *s)
@@ -248,7 +281,7 @@ smtp_greet(struct smtp_session *s)
 	}
 	if (smtp_ehlo(s) == -1)
 		return -1;
-	if (s->conf->tls_level == SMTP_TLS_NONE)
+	if (s->conf->tls_level == SMTP_TLS_NONE || s->tls_skip)
 		return 0;
 	if (!(s->features & SMTP_FEAT_STARTTLS)) {
 		if (s->conf->tls_level == SMTP_TLS_MAY)
@@ -325,6 +358,7 @@ smtp_starttls(struct smtp_session *s)
 	if (tls_client_start(&s->io, s->conf->tls_ctx, s->servername, info,
 	    sizeof(info), err, sizeof(err)) == -1) {
 		s->broken = 1;
+		s->tls_failed = 1;
 		smtp_fail(s, "4.7.5", "Cannot start TLS with %s: %s", s->peer,
 		    err);
 		return -1;
@@ -389,6 +423,46 @@ smtp_rcpt_reply(struct smtp_session *s, size_t i)
 	    "RCPT TO command)", s->peer, s->reply.text.data);
 }
 
+/* RET= and ENVID= (RFC 3461 4.3, 4.4) for a peer that offers DSN. */
+static void
+smtp_dsn_mail(struct smtp_session *s)
+{
+	char envid[3 * DELIVER_ENVID_MAX + 1];
+	const char *ret = s->req->dsn_ret;
+
+	if (ret != NULL && (!strcasecmp(ret, "FULL") || !strcasecmp(ret,
+	    "HDRS")))
+		iobuf_printf(&s->io, " RET=%s", ret);
+	if (s->req->dsn_envid != NULL &&
+	    strlen(s->req->dsn_envid) <= DELIVER_ENVID_MAX &&
+	    smtp_xtext_encode(s->req->dsn_envid, envid, sizeof(envid)) > 0)
+		iobuf_printf(&s->io, " ENVID=%s", envid);
+}
+
+/* NOTIFY= and ORCPT= (RFC 3461 4.1, 4.2), ORCPT's address as xtext. */
+static void
+smtp_dsn_rcpt(struct smtp_session *s, const struct deliver_rcpt *r)
+{
+	char xtext[3 * 512 + 1];
+	const char *semi;
+	size_t i, typelen;
+
+	if (r->notify != NULL && *r->notify != '\0' &&
+	    strspn(r->notify, "ABCDEFGHIJKLMNOPQRSTUVWXYZ,") ==
+	    strlen(r->notify) && strlen(r->notify) <= DELIVER_NOTIFY_MAX)
+		iobuf_printf(&s->io, " NOTIFY=%s", r->notify);
+	if (r->orcpt == NULL || (semi = strchr(r->orcpt, ';')) == NULL ||
+	    semi == r->orcpt || (typelen = (size_t)(semi - r->orcpt)) > 32 ||
+	    strlen(semi + 1) > 512)
+		return;
+	for (i = 0; i < typelen; i++)
+		if (!isalnum((unsigned char)r->orcpt[i]) && r->orcpt[i] != '-')
+			return;
+	if (smtp_xtext_encode(semi + 1, xtext, sizeof(xtext)) > 0)
+		iobuf_printf(&s->io, " ORCPT=%.*s;%s", (int)typelen, r->orcpt,
+		    xtext);
+}
+
 /*
  * smtp_send_envelope: MAIL, RCPT... and DATA, pipelined when offered;
  * *go is 1 when the server answered DATA with 354. -1 on an I/O or
@@ -399,7 +473,6 @@ smtp_send_envelope(struct smtp_session *s, int *go)
 {
 	int pipelining = s->features & SMTP_FEAT_PIPELINING;
 	int mail_ok, naccepted = 0;
-	const char *orcpt;
 	size_t i;
 
 	*go = 0;
@@ -409,6 +482,8 @@ smtp_send_envelope(struct smtp_session *s, int *go)
 		    (unsigned long long)s->req->content_len);
 	if ((s->features & SMTP_FEAT_8BITMIME) && smtp_body_8bit(s))
 		iobuf_puts(&s->io, " BODY=8BITMIME");
+	if (s->features & SMTP_FEAT_DSN)
+		smtp_dsn_mail(s);
 	iobuf_puts(&s->io, "\r\n");
 	if (!pipelining && (smtp_send(s, s->conf->mail_timeout,
 	    "sending MAIL FROM") == -1 || smtp_read_reply(s,
@@ -419,11 +494,9 @@ smtp_send_envelope(struct smtp_session *s, int *go)
 		return 0;
 	}
 	for (i = 0; i < s->nrcpts; i++) {
-		orcpt = s->rcpts[i]->orcpt;
 		iobuf_printf(&s->io, "RCPT TO:<%s>", s->rcpts[i]->address);
-		if ((s->features & SMTP_FEAT_DSN) && orcpt != NULL &&
-		    smtp_address_ok(orcpt) && strchr(orcpt, ';') != NULL)
-			iobuf_printf(&s->io, " ORCPT=%s", orcpt);
+		if (s->features & SMTP_FEAT_DSN)
+			smtp_dsn_rcpt(s, s->rcpts[i]);
 		iobuf_puts(&s->io, "\r\n");
 		if (pipelining)
 			continue;
@@ -646,16 +719,209 @@ smtp_settle_leftovers(struct smtp_session *s)
 			    "with %s ended without a result", s->peer);
 }
 
+/* smtp_session_init: a session for rcpts with no connection yet. */
+static void
+smtp_session_init(struct smtp_session *s, struct smtp_conf *conf,
+    struct deliver_request *req, struct deliver_rcpt **rcpts, size_t nrcpts,
+    int qfd, struct smtp_failure *fail)
+{
+	memset(s, 0, sizeof(*s));
+	s->conf = conf;
+	s->req = req;
+	s->rcpts = rcpts;
+	s->nrcpts = nrcpts;
+	s->qfd = qfd;
+	s->fail = fail;
+	s->accepted = xcalloc(nrcpts > 0 ? nrcpts : 1, sizeof(*s->accepted));
+	smtp_reply_init(&s->reply, conf->reply_lines);
+	buf_init(&s->line);
+}
+
+static void
+smtp_session_free(struct smtp_session *s)
+{
+	buf_free(&s->line);
+	smtp_reply_free(&s->reply);
+	free(s->accepted);
+}
+
+/* smtp_close: QUIT (unless the connection broke), then close it. */
+static void
+smtp_close(struct smtp_session *s)
+{
+	smtp_quit(s);
+	tls_client_end(&s->io);
+	close(s->io.fd);
+	iobuf_free(&s->io);
+}
+
+/* The message on a ready session: SIZE checked up front, then MAIL... */
+static void
+smtp_message(struct smtp_session *s)
+{
+	if ((s->features & SMTP_FEAT_SIZE) && s->size_limit > 0 &&
+	    s->req->content_len > s->size_limit) {
+		smtp_fail(s, "5.3.4", "message size %llu exceeds size limit "
+		    "%llu of server %s", (unsigned long long)s->req->content_len,
+		    s->size_limit, s->peer);
+		smtp_settle_rest(s, NULL, s->fail->text.data);
+	} else
+		smtp_transaction(s);
+}
+
+static time_t
+smtp_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * smtp_finish: keep a healthy session for the next request to the same
+ * next hop (one slot; smtp_connection_cache_time_limit,
+ * smtp_connection_reuse_count_limit), else QUIT and close it.
+ */
+static void
+smtp_finish(struct smtp_session *s, int cacheable, const char *relay,
+    int uses)
+{
+	struct smtp_conf *conf = s->conf;
+	struct smtp_cached *c;
+
+	if (!cacheable || conf->cache_time <= 0 || s->broken ||
+	    s->reply.code == 421 ||
+	    (conf->reuse_limit > 0 && uses >= conf->reuse_limit) ||
+	    strlen(s->nexthop) >= sizeof(c->nexthop)) {
+		smtp_close(s);
+		return;
+	}
+	smtp_cache_expire(conf, 1);
+	c = xcalloc(1, sizeof(*c));
+	strlcpy(c->nexthop, s->nexthop, sizeof(c->nexthop));
+	strlcpy(c->host, s->host, sizeof(c->host));
+	strlcpy(c->peer, s->peer, sizeof(c->peer));
+	strlcpy(c->relay, relay, sizeof(c->relay));
+	c->servername = s->servername != NULL;
+	c->io = s->io;
+	c->features = s->features;
+	c->size_limit = s->size_limit;
+	c->tls_active = s->tls_active;
+	c->uses = uses;
+	c->since = smtp_now();
+	conf->cache = c;
+}
+
+/* smtp_cached_session: s takes over the connection cached in c. */
+static void
+smtp_cached_session(struct smtp_session *s, struct smtp_cached *c,
+    const char *nexthop)
+{
+	s->io = c->io;
+	strlcpy(s->peer, c->peer, sizeof(s->peer));
+	s->host = c->host;
+	s->servername = c->servername ? c->host : NULL;
+	s->nexthop = nexthop;
+	s->relay = c->relay;
+	s->features = c->features;
+	s->size_limit = c->size_limit;
+	s->tls_active = c->tls_active;
+}
+
+void
+smtp_cache_expire(struct smtp_conf *conf, int all)
+{
+	struct smtp_cached *c = conf->cache;
+	struct smtp_failure fail;
+	struct smtp_session s;
+
+	if (c == NULL || (!all && smtp_now() - c->since < conf->cache_time))
+		return;
+	conf->cache = NULL;
+	memset(&fail, 0, sizeof(fail));
+	buf_init(&fail.text);
+	smtp_session_init(&s, conf, NULL, NULL, 0, -1, &fail);
+	smtp_cached_session(&s, c, c->nexthop);
+	smtp_close(&s);
+	smtp_session_free(&s);
+	buf_free(&fail.text);
+	free(c);
+}
+
+int
+smtp_session_reuse(struct smtp_conf *conf, struct deliver_request *req,
+    const char *nexthop, struct deliver_rcpt **rcpts, size_t nrcpts, int qfd,
+    struct smtp_failure *fail, struct timeval *conn, char *relay,
+    size_t relaylen)
+{
+	struct smtp_cached *c;
+	struct smtp_session s;
+	int uses;
+
+	smtp_cache_expire(conf, 0);
+	if ((c = conf->cache) == NULL || strcasecmp(c->nexthop, nexthop))
+		return 0;
+	conf->cache = NULL;
+	smtp_session_init(&s, conf, req, rcpts, nrcpts, qfd, fail);
+	smtp_cached_session(&s, c, nexthop);
+	/* A stale session (RSET fails) is dropped: the caller reconnects. */
+	iobuf_puts(&s.io, "RSET\r\n");
+	if (smtp_send(&s, conf->rset_timeout, "sending RSET") == -1 ||
+	    smtp_read_reply(&s, conf->rset_timeout, "sending RSET") == -1 ||
+	    s.reply.code / 100 != 2) {
+		smtp_close(&s);
+		smtp_session_free(&s);
+		free(c);
+		buf_reset(&fail->text);
+		return 0;
+	}
+	uses = c->uses + 1;
+	snprintf(relay, relaylen, "%s, conn_use=%d", c->relay, uses);
+	strlcpy(fail->relay, relay, sizeof(fail->relay));
+	gettimeofday(conn, NULL);
+	smtp_message(&s);
+	smtp_settle_leftovers(&s);
+	smtp_finish(&s, 1, c->relay, uses);
+	smtp_session_free(&s);
+	free(c);
+	return 1;
+}
+
+/*
+ * smtp_session_run: one server. Under smtp_tls_security_level = may a
+ * failed TLS handshake is retried once on a new connection without
+ * STARTTLS, as Postfix does: opportunistic TLS never costs a delivery.
+ */
 int
 smtp_session_run(struct smtp_conf *conf, struct deliver_request *req,
     const char *nexthop, struct deliver_rcpt **rcpts, size_t nrcpts, int qfd,
     const struct smtp_target *t, struct smtp_failure *fail,
     struct timeval *conn, char *relay, size_t relaylen)
 {
+	int done, tls_failed = 0;
+
+	done = smtp_session_try(conf, req, nexthop, rcpts, nrcpts, qfd, t,
+	    fail, conn, relay, relaylen, 0, &tls_failed);
+	if (done || !tls_failed || conf->tls_level != SMTP_TLS_MAY)
+		return done;
+	log_info("%s: %s: trying again without TLS", req->queue_id,
+	    fail->text.data);
+	return smtp_session_try(conf, req, nexthop, rcpts, nrcpts, qfd, t,
+	    fail, conn, relay, relaylen, 1, &tls_failed);
+}
+
+static int
+smtp_session_try(struct smtp_conf *conf, struct deliver_request *req,
+    const char *nexthop, struct deliver_rcpt **rcpts, size_t nrcpts, int qfd,
+    const struct smtp_target *t, struct smtp_failure *fail,
+    struct timeval *conn, char *relay, size_t relaylen, int tls_skip,
+    int *tls_failed)
+{
 	struct smtp_session s;
 	char addr[NETADDR_STRLEN], err[128];
 	struct netaddr literal;
-	int fd, done = 0;
+	int fd, done = 0, cacheable = 1;
 
 	netaddr_format(&t->addr, addr, sizeof(addr));
 	snprintf(relay, relaylen, "%s[%s]:%d", t->host, addr, t->port);
@@ -668,14 +934,8 @@ smtp_session_run(struct smtp_conf *conf, struct deliver_request *req,
 		    addr, t->port, err);
 		return 0;
 	}
-	memset(&s, 0, sizeof(s));
-	s.conf = conf;
-	s.req = req;
-	s.rcpts = rcpts;
-	s.nrcpts = nrcpts;
-	s.qfd = qfd;
-	s.fail = fail;
-	s.accepted = xcalloc(nrcpts, sizeof(*s.accepted));
+	smtp_session_init(&s, conf, req, rcpts, nrcpts, qfd, fail);
+	s.tls_skip = tls_skip;
 	snprintf(s.peer, sizeof(s.peer), "%s[%s]", t->host, addr);
 	s.relay = relay;
 	s.nexthop = nexthop;
@@ -684,30 +944,21 @@ smtp_session_run(struct smtp_conf *conf, struct deliver_request *req,
 		s.servername = t->host;
 	strlcpy(fail->relay, relay, sizeof(fail->relay));
 	iobuf_init(&s.io, fd, conf->helo_timeout);
-	smtp_reply_init(&s.reply, conf->reply_lines);
-	buf_init(&s.line);
 	if (smtp_greet(&s) == 0) {
 		gettimeofday(conn, NULL);
 		done = 1;
-		if (smtp_auth(&s) == -1)
+		if (smtp_auth(&s) == -1) {
 			smtp_settle_rest(&s, NULL, fail->text.data);
-		else if ((s.features & SMTP_FEAT_SIZE) && s.size_limit > 0 &&
-		    req->content_len > s.size_limit) {
-			smtp_fail(&s, "5.3.4", "message size %llu exceeds size "
-			    "limit %llu of server %s",
-			    (unsigned long long)req->content_len,
-			    s.size_limit, s.peer);
-			smtp_settle_rest(&s, NULL, fail->text.data);
+			cacheable = 0;
 		} else
-			smtp_transaction(&s);
-		smtp_quit(&s);
+			smtp_message(&s);
 		smtp_settle_leftovers(&s);
+		smtp_finish(&s, cacheable, relay, 1);
+	} else {
+		s.broken = 1;	/* smtp_greet sent QUIT where it could */
+		smtp_close(&s);
 	}
-	tls_client_end(&s.io);
-	buf_free(&s.line);
-	smtp_reply_free(&s.reply);
-	iobuf_free(&s.io);
-	free(s.accepted);
-	close(fd);
+	*tls_failed = s.tls_failed;
+	smtp_session_free(&s);
 	return done;
 }

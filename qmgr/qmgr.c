@@ -47,8 +47,6 @@ struct qmgr_timers {
 
 static void qmgr_init(struct qmgr *, struct config *);
 static void qmgr_transport_init(struct qmgr *, int, const char *);
-static long long qmgr_transport_param(struct config *, const char *,
-    const char *);
 static void qmgr_mkdirs(void);
 static void qmgr_admin_ids(struct qmgr *);
 static void qmgr_wakeups(struct qmgr *);
@@ -72,19 +70,6 @@ qmgr_ms_until(const struct timespec *now, const struct timespec *then)
 	    (then->tv_nsec - now->tv_nsec) / 1000000;
 }
 
-/* <transport>_NAME when set, else default_NAME (Postfix's per-transport rule). */
-static long long
-qmgr_transport_param(struct config *cfg, const char *transport,
-    const char *suffix)
-{
-	char name[128];
-
-	snprintf(name, sizeof(name), "%s_%s", transport, suffix);
-	if (config_raw(cfg, name) == NULL)
-		snprintf(name, sizeof(name), "default_%s", suffix);
-	return config_get_int(cfg, name);
-}
-
 /*
  * Concurrency is per destination (qmgr_site); all local deliveries are one
  * destination, not one per recipient as in Postfix (whose local default
@@ -99,9 +84,11 @@ qmgr_transport_init(struct qmgr *q, int t, const char *name)
 
 	tp->name = name;
 	snprintf(tp->socket, sizeof(tp->socket), "private/%s", name);
-	n = qmgr_transport_param(q->cfg, name, "destination_concurrency_limit");
+	n = config_get_transport_int(q->cfg, name,
+	    "destination_concurrency_limit");
 	tp->limit = n > 0 ? (size_t)n : 1;
-	n = qmgr_transport_param(q->cfg, name, "destination_recipient_limit");
+	n = config_get_transport_int(q->cfg, name,
+	    "destination_recipient_limit");
 	tp->rcpt_limit = n > 0 ? (size_t)n : 1;
 	/* The delivery processes master will run for the transport. */
 	n = config_get_int(q->cfg, "default_process_limit");
@@ -147,6 +134,7 @@ qmgr_init(struct qmgr *q, struct config *cfg)
 	if (qmgr_route_open(&q->route, config_get(cfg,
 	    "virtual_mailbox_domains"), err, sizeof(err)) == -1)
 		fatalx("virtual_mailbox_domains: %s", err);
+	qmgr_route_mydestination(&q->route, config_get(cfg, "mydestination"));
 	if (qmgr_route_transport_open(&q->route, config_get(cfg,
 	    "transport_maps"), err, sizeof(err)) == -1)
 		fatalx("transport_maps: %s", err);

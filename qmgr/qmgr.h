@@ -124,7 +124,7 @@ struct qmgr_transport {
 };
 
 struct qmgr_route {
-	char	**domains;		/* literal virtual_mailbox_domains */
+	char	**domains;		/* literal virtual_mailbox_domains, mydestination */
 	size_t	 ndomains;
 	struct map_list *maps;		/* type:name entries, or NULL */
 	struct map_list *transport;	/* transport_maps, or NULL */
@@ -172,6 +172,8 @@ struct qmgr {
 int	qmgr_route_open(struct qmgr_route *, const char *domains, char *err,
 	    size_t errlen);
 void	qmgr_route_close(struct qmgr_route *);
+/* qmgr_route_mydestination: add mydestination's names (local transport). */
+void	qmgr_route_mydestination(struct qmgr_route *, const char *value);
 /* qmgr_route_local: 1 local, 0 not, -1 lookup error. */
 int	qmgr_route_local(struct qmgr_route *, const char *address);
 /* qmgr_route_transport_open: transport_maps ("" = none); -1 with err. */
@@ -179,8 +181,8 @@ int	qmgr_route_transport_open(struct qmgr_route *, const char *maps,
 	    char *err, size_t errlen);
 /*
  * qmgr_route_resolve: transport_maps (full address, domain, .parent
- * domains), then virtual_mailbox_domains (local), else smtp. 0, or -1 on
- * a lookup error.
+ * domains), then virtual_mailbox_domains or mydestination (local), else
+ * smtp. 0, or -1 on a lookup error.
  */
 int	qmgr_route_resolve(struct qmgr_route *, const char *address,
 	    struct qmgr_dest *);
@@ -188,6 +190,15 @@ int	qmgr_route_resolve(struct qmgr_route *, const char *address,
 int	qmgr_route_parse(const char *value, struct qmgr_dest *);
 /* qmgr_backoff: seconds until the next try of a message queued since arrival. */
 long long qmgr_backoff(time_t now, time_t arrival, long long min, long long max);
+
+/* qmgr_forward.c */
+/*
+ * qmgr_forward: queue a new message to r's forward addresses (recipient
+ * idx of msg forwarded by an alias) and log "forwarded as ID"; on failure
+ * r becomes 4.3.0 (logged). 0 or -1.
+ */
+int	qmgr_forward(struct qmgr *, struct qmgr_msg *,
+	    const struct deliver_request *, struct deliver_rcpt *, size_t idx);
 
 /* qmgr_bounce.c */
 /*

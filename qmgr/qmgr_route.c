@@ -4,9 +4,10 @@
  * domain, then each parent as ".parent", Postfix's order), with values
  * "local:", "smtp:[host]:port", "smtp:host", "error:text", "discard:text";
  * then a domain listed in virtual_mailbox_domains (a literal name, or a key
- * in a "type:name" map in that list) goes to the local transport;
+ * in a "type:name" map in that list) or in mydestination (literal names,
+ * case-insensitive, a trailing dot ignored) goes to the local transport;
  * everything else to smtp (relayhost and MX are the smtp agent's business).
- * Parameters: transport_maps, virtual_mailbox_domains.
+ * Parameters: transport_maps, virtual_mailbox_domains, mydestination.
  * Security: maps are opened at startup, before the privilege drop.
  */
 #include <stdio.h>
@@ -15,12 +16,14 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/xmalloc.h"
 #include "map/map.h"
 #include "qmgr/qmgr.h"
 
 static int qmgr_route_transport_lookup(struct qmgr_route *, const char *,
     struct qmgr_dest *);
+static int qmgr_route_domain_eq(const char *, const char *);
 
 int
 qmgr_route_open(struct qmgr_route *r, const char *value, char *err,
@@ -53,6 +56,49 @@ qmgr_route_open(struct qmgr_route *r, const char *value, char *err,
 	return 0;
 }
 
+/*
+ * mydestination: literal names only (a "type:name" entry is not supported
+ * here and is skipped with a warning); "$myhostname" is already expanded
+ * by config_get. Added to the literal local domains.
+ */
+void
+qmgr_route_mydestination(struct qmgr_route *r, const char *value)
+{
+	char **items;
+	size_t n, i, len;
+
+	items = config_split(value, &n);
+	r->domains = xreallocarray(r->domains, r->ndomains + n + 1,
+	    sizeof(char *));
+	for (i = 0; i < n; i++) {
+		if (strchr(items[i], ':') != NULL || strchr(items[i], '/')) {
+			log_warnx("mydestination: %s: only domain names are "
+			    "supported, entry ignored", items[i]);
+			continue;
+		}
+		len = strlen(items[i]);
+		if (len > 0 && items[i][len - 1] == '.')
+			items[i][--len] = '\0';
+		if (len > 0)
+			r->domains[r->ndomains++] = xstrdup(items[i]);
+	}
+	r->domains[r->ndomains] = NULL;
+	config_split_free(items);
+}
+
+/* Case-insensitive, a trailing dot on either side ignored. */
+static int
+qmgr_route_domain_eq(const char *listed, const char *domain)
+{
+	size_t a = strlen(listed), b = strlen(domain);
+
+	if (a > 0 && listed[a - 1] == '.')
+		a--;
+	if (b > 0 && domain[b - 1] == '.')
+		b--;
+	return a == b && strncasecmp(listed, domain, a) == 0;
+}
+
 void
 qmgr_route_close(struct qmgr_route *r)
 {
@@ -83,7 +129,7 @@ qmgr_route_local(struct qmgr_route *r, const char *address)
 		return 1;
 	domain = at + 1;
 	for (i = 0; i < r->ndomains; i++)
-		if (!strcasecmp(r->domains[i], domain))
+		if (qmgr_route_domain_eq(r->domains[i], domain))
 			return 1;
 	if (r->maps == NULL)
 		return 0;

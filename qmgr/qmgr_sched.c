@@ -69,6 +69,7 @@ static void qmgr_msg_finish(struct qmgr *, struct qmgr_msg *);
 static void qmgr_msg_defer(struct qmgr *, struct qmgr_msg *);
 static void qmgr_msg_remove(struct qmgr_msg *);
 static int qmgr_ts_before(const struct timespec *, const struct timespec *);
+static int qmgr_rcpt_agent_marks(const struct queue_rcpt *);
 
 static int
 qmgr_ts_before(const struct timespec *a, const struct timespec *b)
@@ -117,6 +118,7 @@ qmgr_job_new(struct qmgr *q, struct qmgr_msg *msg, int t, const char *nexthop,
     const char *sitename)
 {
 	struct qmgr_job *job;
+	const char *dsn;
 
 	job = xcalloc(1, sizeof(*job));
 	job->msg = msg;
@@ -133,6 +135,10 @@ qmgr_job_new(struct qmgr *q, struct qmgr_msg *msg, int t, const char *nexthop,
 	job->req.active = msg->active;
 	job->req.content_offset = msg->qm.content_offset;
 	job->req.content_len = msg->qm.content_len;
+	if ((dsn = queue_message_attr(&msg->qm, "dsn_ret")) != NULL && *dsn)
+		job->req.dsn_ret = xstrdup(dsn);
+	if ((dsn = queue_message_attr(&msg->qm, "dsn_envid")) != NULL && *dsn)
+		job->req.dsn_envid = xstrdup(dsn);
 	TAILQ_INSERT_TAIL(&job->site->queue, job, entry);
 	msg->jobs++;
 	return job;
@@ -232,7 +238,9 @@ qmgr_schedule(struct qmgr *q, struct qmgr_msg *msg)
 			qmgr_rcpt_inline(msg, i, &d);
 			continue;
 		}
-		len = strlen(r->address) + (r->orcpt ? strlen(r->orcpt) : 0) + 32;
+		len = strlen(r->address) + (r->orcpt ? strlen(r->orcpt) : 0) +
+		    (r->notify ? strlen(r->notify) : 0) + 48;
+		len += 32;		/* "offset" and its digits */
 		qmgr_site_name(q, d.transport, d.nexthop, r->address, site,
 		    sizeof(site));
 		/* One job per site and nexthop, up to the transport's limits. */
@@ -260,7 +268,10 @@ qmgr_schedule(struct qmgr *q, struct qmgr_msg *msg)
 		job->idx = xreallocarray(job->idx, job->req.nrcpts + 1,
 		    sizeof(size_t));
 		job->idx[job->req.nrcpts] = i;
-		deliver_request_add_rcpt(&job->req, r->address, r->orcpt);
+		deliver_request_add_rcpt_dsn(&job->req, r->address, r->orcpt,
+		    r->notify);
+		job->req.rcpts[job->req.nrcpts - 1].offset =
+		    qmgr_rcpt_agent_marks(r) ? r->offset : -1;
 	}
 	free(open);
 	free(bytes);
@@ -382,6 +393,29 @@ qmgr_site_feedback(struct qmgr *q, struct qmgr_job *job)
 	site->window = job->tp->initial;
 }
 
+/*
+ * May the delivery agent mark this recipient DONE itself once delivered
+ * (its record offset goes in the request)? Not with NOTIFY=SUCCESS: the
+ * success notice is queued by qmgr_msg_finish, and a recipient already
+ * DONE when qmgr crashes before that would never get it.
+ */
+static int
+qmgr_rcpt_agent_marks(const struct queue_rcpt *r)
+{
+	char **words;
+	size_t n, i;
+	int success = 0;
+
+	if (r->notify == NULL)
+		return 1;
+	words = config_split(r->notify, &n);
+	for (i = 0; i < n; i++)
+		if (!strcasecmp(words[i], "SUCCESS"))
+			success = 1;
+	config_split_free(words);
+	return !success;
+}
+
 static int
 qmgr_msg_open(struct qmgr_msg *msg)
 {
@@ -390,8 +424,11 @@ qmgr_msg_open(struct qmgr_msg *msg)
 	if (msg->fd != -1)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", QUEUE_ACTIVE, msg->id);
-	/* Read-only: this is the descriptor the delivery agents get. */
-	msg->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/*
+	 * The descriptor the delivery agents get: read-write, so they mark
+	 * delivered recipients DONE before they answer (deliver/deliver.c).
+	 */
+	msg->fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	return msg->fd == -1 ? -1 : 0;
 }
 
@@ -529,6 +566,17 @@ qmgr_job_done(struct qmgr *q, struct qmgr_job *job)
 	char c;
 
 	for (i = 0; i < job->req.nrcpts; i++) {
+		/*
+		 * Only the local agent forwards; the copy is queued before the
+		 * alias is marked done.
+		 */
+		if (job->req.rcpts[i].nforward > 0 &&
+		    job->tp != &q->tp[QMGR_TRANSPORT_LOCAL])
+			deliver_rcpt_forward_free(&job->req.rcpts[i]);
+		if (job->req.rcpts[i].dsn[0] == '2' &&
+		    job->req.rcpts[i].nforward > 0)
+			(void)qmgr_forward(q, msg, &job->req, &job->req.rcpts[i],
+			    job->idx[i]);
 		c = job->req.rcpts[i].dsn[0];
 		if (c == '\0')		/* not tried (the message was held) */
 			continue;

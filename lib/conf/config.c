@@ -514,6 +514,19 @@ config_get_int(struct config *cfg, const char *name)
 	return n;
 }
 
+/* <transport>_NAME when set, else default_NAME (Postfix's per-transport rule). */
+long long
+config_get_transport_int(struct config *cfg, const char *transport,
+    const char *suffix)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s_%s", transport, suffix);
+	if (config_raw(cfg, name) == NULL)
+		snprintf(name, sizeof(name), "default_%s", suffix);
+	return config_get_int(cfg, name);
+}
+
 long long
 config_parse_time(const char *s, const char **errstr)
 {

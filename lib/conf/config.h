@@ -28,6 +28,9 @@ const char *config_get(struct config *, const char *);
 const char *config_raw(struct config *, const char *);
 int	config_is_set(struct config *, const char *);
 long long config_get_int(struct config *, const char *);
+/* config_get_transport_int: TRANSPORT_SUFFIX if set, else default_SUFFIX. */
+long long config_get_transport_int(struct config *, const char *transport,
+	    const char *suffix);
 /* config_get_time: seconds; the value may end in s, m, h, d or w. */
 long long config_get_time(struct config *, const char *);
 /* config_get_bool: yes/true/1/on versus no/false/0/off. */

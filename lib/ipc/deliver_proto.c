@@ -24,6 +24,10 @@ static int deliver_frame_valid(const char *, size_t);
 static long long deliver_tv_diff(const struct timeval *,
     const struct timeval *);
 static const char *deliver_status_word(const char *);
+static int deliver_forward_valid(const char *);
+static int deliver_dsn_opt(const struct ipc_msg *, const char *, size_t,
+    char **);
+static long long deliver_get_offset(const char *);
 
 void
 deliver_request_add_rcpt(struct deliver_request *req, const char *address,
@@ -37,6 +41,16 @@ deliver_request_add_rcpt(struct deliver_request *req, const char *address,
 	memset(r, 0, sizeof(*r));
 	r->address = xstrdup(address);
 	r->orcpt = orcpt ? xstrdup(orcpt) : NULL;
+	r->offset = -1;
+}
+
+void
+deliver_request_add_rcpt_dsn(struct deliver_request *req,
+    const char *address, const char *orcpt, const char *notify)
+{
+	deliver_request_add_rcpt(req, address, orcpt);
+	if (notify != NULL)
+		req->rcpts[req->nrcpts - 1].notify = xstrdup(notify);
 }
 
 void
@@ -48,8 +62,12 @@ deliver_request_free(struct deliver_request *req)
 		free(req->rcpts[i].address);
 		free(req->rcpts[i].orcpt);
 		free(req->rcpts[i].reason);
+		free(req->rcpts[i].notify);
+		deliver_rcpt_forward_free(&req->rcpts[i]);
 	}
 	free(req->rcpts);
+	free(req->dsn_ret);
+	free(req->dsn_envid);
 	free(req->queue_id);
 	free(req->sender);
 	free(req->nexthop);
@@ -93,6 +111,17 @@ deliver_get_time(const char *s, struct timeval *tv)
 	return 0;
 }
 
+/* A record offset: decimal, within a queue file's reach; -1 if not. */
+static long long
+deliver_get_offset(const char *s)
+{
+	const char *errstr;
+	long long n;
+
+	n = strtonum(s, QREC_HDR_SIZE, INT64_MAX, &errstr);
+	return errstr != NULL ? -1 : n;
+}
+
 void
 deliver_request_encode(const struct deliver_request *req, struct ipc_msg *m)
 {
@@ -107,20 +136,44 @@ deliver_request_encode(const struct deliver_request *req, struct ipc_msg *m)
 	ipc_put_int(m, "content_len", (long long)req->content_len);
 	if (req->nexthop != NULL)
 		ipc_put(m, "nexthop", req->nexthop);
+	if (req->dsn_ret != NULL)
+		ipc_put(m, "dsn_ret", req->dsn_ret);
+	if (req->dsn_envid != NULL)
+		ipc_put(m, "dsn_envid", req->dsn_envid);
 	ipc_put_int(m, "nrcpt", (long long)req->nrcpts);
 	for (i = 0; i < req->nrcpts; i++) {
+		if (req->rcpts[i].notify != NULL)
+			ipc_put(m, "notify", req->rcpts[i].notify);
 		if (req->rcpts[i].orcpt != NULL)
 			ipc_put(m, "orcpt", req->rcpts[i].orcpt);
+		if (req->rcpts[i].offset >= 0)
+			ipc_put_int(m, "offset",
+			    (long long)req->rcpts[i].offset);
 		ipc_put(m, "rcpt", req->rcpts[i].address);
 	}
+}
+
+/* An optional DSN field: absent is fine, empty or longer than max is not. */
+static int
+deliver_dsn_opt(const struct ipc_msg *m, const char *name, size_t max,
+    char **out)
+{
+	const char *value = ipc_get(m, name);
+
+	if (value == NULL)
+		return 0;
+	if (*value == '\0' || strlen(value) > max)
+		return -1;
+	*out = xstrdup(value);
+	return 0;
 }
 
 int
 deliver_request_decode(const struct ipc_msg *m, struct deliver_request *req,
     size_t max_rcpts, char *err, size_t errlen)
 {
-	const char *name, *value, *orcpt = NULL;
-	long long nrcpt, off, len;
+	const char *name, *value, *orcpt = NULL, *notify = NULL;
+	long long nrcpt, off, len, roff = -1;
 	size_t pos = 0;
 
 	memset(req, 0, sizeof(*req));
@@ -155,14 +208,33 @@ deliver_request_decode(const struct ipc_msg *m, struct deliver_request *req,
 	req->content_len = (uint64_t)len;
 	if ((value = ipc_get(m, "nexthop")) != NULL && *value != '\0')
 		req->nexthop = xstrdup(value);
+	if (deliver_dsn_opt(m, "dsn_ret", DELIVER_RET_MAX, &req->dsn_ret) ==
+	    -1 || deliver_dsn_opt(m, "dsn_envid", DELIVER_ENVID_MAX,
+	    &req->dsn_envid) == -1) {
+		snprintf(err, errlen, "bad dsn_ret or dsn_envid");
+		deliver_request_free(req);
+		return -1;
+	}
 	while (ipc_next(m, &pos, &name, &value)) {
 		if (!strcmp(name, "orcpt")) {
 			orcpt = value;
+		} else if (!strcmp(name, "offset")) {
+			if ((roff = deliver_get_offset(value)) == -1) {
+				snprintf(err, errlen, "bad recipient offset");
+				deliver_request_free(req);
+				return -1;
+			}
+		} else if (!strcmp(name, "notify")) {
+			if (*value == '\0' || strlen(value) > DELIVER_NOTIFY_MAX)
+				goto bad_rcpt;
+			notify = value;
 		} else if (!strcmp(name, "rcpt")) {
 			if (req->nrcpts == (size_t)nrcpt || *value == '\0')
 				goto bad_rcpt;
-			deliver_request_add_rcpt(req, value, orcpt);
-			orcpt = NULL;
+			deliver_request_add_rcpt_dsn(req, value, orcpt, notify);
+			req->rcpts[req->nrcpts - 1].offset = (off_t)roff;
+			orcpt = notify = NULL;
+			roff = -1;
 		}
 	}
 	if (req->nrcpts != (size_t)nrcpt)
@@ -212,9 +284,49 @@ deliver_rcpt_set(struct deliver_rcpt *r, const char *dsn, const char *fmt, ...)
 }
 
 void
-deliver_reply_encode(const struct deliver_request *req, struct ipc_msg *m)
+deliver_rcpt_add_forward(struct deliver_rcpt *r, const char *address)
 {
 	size_t i;
+
+	for (i = 0; i < r->nforward; i++)
+		if (!strcasecmp(r->forward[i], address))
+			return;
+	r->forward = xreallocarray(r->forward, r->nforward + 1,
+	    sizeof(*r->forward));
+	r->forward[r->nforward++] = xstrdup(address);
+}
+
+void
+deliver_rcpt_forward_free(struct deliver_rcpt *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nforward; i++)
+		free(r->forward[i]);
+	free(r->forward);
+	r->forward = NULL;
+	r->nforward = 0;
+}
+
+/* A forward address goes into a queue file and a header: no controls. */
+static int
+deliver_forward_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= DELIVER_FORWARD_LEN || *s == '|' || *s == '/')
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x21 || *s == 0x7f || *s == '<' ||
+		    *s == '>')
+			return 0;
+	return 1;
+}
+
+void
+deliver_reply_encode(const struct deliver_request *req, struct ipc_msg *m)
+{
+	size_t i, j;
 
 	ipc_msg_reset(m);
 	ipc_put_int(m, "nrcpt", (long long)req->nrcpts);
@@ -222,6 +334,8 @@ deliver_reply_encode(const struct deliver_request *req, struct ipc_msg *m)
 		ipc_put(m, "dsn", req->rcpts[i].dsn);
 		ipc_put(m, "reason", req->rcpts[i].reason ?
 		    req->rcpts[i].reason : "");
+		for (j = 0; j < req->rcpts[i].nforward; j++)
+			ipc_put(m, "forward", req->rcpts[i].forward[j]);
 	}
 }
 
@@ -248,6 +362,15 @@ deliver_reply_decode(const struct ipc_msg *m, struct deliver_request *req,
 				goto bad;
 			free(req->rcpts[nreason].reason);
 			req->rcpts[nreason++].reason = xstrdup(value);
+		} else if (!strcmp(name, "forward")) {
+			/* Belongs to the last recipient with a reason. */
+			if (nreason == 0 || nreason != ndsn ||
+			    req->rcpts[nreason - 1].dsn[0] != '2' ||
+			    req->rcpts[nreason - 1].nforward >=
+			    DELIVER_FORWARD_MAX || !deliver_forward_valid(value))
+				goto bad;
+			deliver_rcpt_add_forward(&req->rcpts[nreason - 1],
+			    value);
 		}
 	}
 	if (ndsn == req->nrcpts && nreason == req->nrcpts)

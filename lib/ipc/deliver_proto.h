@@ -24,6 +24,10 @@ struct deliver_rcpt {
 	char	*orcpt;			/* NULL when none */
 	char	 dsn[DELIVER_DSN_MAX];	/* the reply, "" until known */
 	char	*reason;		/* the reply text, NULL until known */
+	off_t	 offset;		/* its queue file record, -1: unknown */
+	char	**forward;		/* local: new addresses for qmgr to queue */
+	size_t	 nforward;
+	char	*notify;		/* DSN NOTIFY= value, NULL when none */
 };
 
 struct deliver_request {
@@ -36,11 +40,24 @@ struct deliver_request {
 	char	*nexthop;		/* transport_maps nexthop, NULL: default */
 	struct deliver_rcpt *rcpts;
 	size_t	 nrcpts;
+	char	*dsn_ret;		/* DSN RET= (FULL, HDRS), NULL: none */
+	char	*dsn_envid;		/* DSN ENVID= (decoded), NULL: none */
 };
 
-/* deliver_request_add_rcpt: append a recipient (strings are copied). */
+#define DELIVER_NOTIFY_MAX	32	/* "SUCCESS,DELAY,FAILURE" */
+#define DELIVER_RET_MAX		8
+#define DELIVER_ENVID_MAX	100	/* RFC 3461 4.4 */
+
+/*
+ * deliver_request_add_rcpt: append a recipient (strings are copied), with
+ * offset -1; qmgr sets the offset of its queue file record (queue_rcpt),
+ * which the agent checks and marks DONE itself after a 2.X.X delivery.
+ */
 void	deliver_request_add_rcpt(struct deliver_request *, const char *address,
 	    const char *orcpt);
+/* deliver_request_add_rcpt_dsn: the same with its DSN NOTIFY (or NULL). */
+void	deliver_request_add_rcpt_dsn(struct deliver_request *,
+	    const char *address, const char *orcpt, const char *notify);
 void	deliver_request_free(struct deliver_request *);
 
 void	deliver_request_encode(const struct deliver_request *, struct ipc_msg *);
@@ -61,6 +78,19 @@ void	deliver_reply_encode(const struct deliver_request *, struct ipc_msg *);
  */
 int	deliver_reply_decode(const struct ipc_msg *, struct deliver_request *,
 	    char *err, size_t errlen);
+
+/*
+ * Forwarding (local transport): an alias that names an address the agent
+ * cannot deliver itself gives the recipient a 2.X.X status with forward
+ * addresses; the agent does not log it or mark it DONE: qmgr queues a new
+ * message to them (qmgr_forward.c), logs "forwarded as ID", then marks it.
+ * In the reply, "forward" pairs follow the recipient's "reason".
+ */
+#define DELIVER_FORWARD_MAX	1000	/* addresses per recipient */
+#define DELIVER_FORWARD_LEN	1024	/* bytes per address */
+/* deliver_rcpt_add_forward: append address (copied, duplicates dropped). */
+void	deliver_rcpt_add_forward(struct deliver_rcpt *, const char *address);
+void	deliver_rcpt_forward_free(struct deliver_rcpt *);
 
 /* deliver_dsn_valid: "[245].D{1,3}.D{1,3}". */
 int	deliver_dsn_valid(const char *);

@@ -22,6 +22,8 @@
 
 static void queue_writer_flush(struct queue_writer *);
 static void queue_put_header(unsigned char *, int, uint32_t);
+static const struct queue_rcpt *queue_rcpt_find(const struct queue_message *,
+    const struct queue_rcpt *);
 
 void
 queue_id_make(char *out, size_t outlen, unsigned long usec,
@@ -433,4 +435,44 @@ queue_rcpt_done(int fd, const struct queue_rcpt *r)
 	if (pwrite_full(fd, &type, 1, r->offset) == -1)
 		return -1;
 	return fdatasync(fd);
+}
+
+/* The recipient of m at offset r->offset with r's address, or NULL. */
+static const struct queue_rcpt *
+queue_rcpt_find(const struct queue_message *m, const struct queue_rcpt *r)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrcpts; i++)
+		if (m->rcpts[i].offset == r->offset)
+			return strcmp(m->rcpts[i].address, r->address) ? NULL :
+			    &m->rcpts[i];
+	return NULL;
+}
+
+int
+queue_rcpts_done(int fd, const struct queue_rcpt *want, size_t n)
+{
+	struct queue_message m;
+	char err[256], type = QREC_DONE;
+	size_t i;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (queue_file_read(fd, &m, err, sizeof(err)) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (want[i].address == NULL || queue_rcpt_find(&m, &want[i]) == NULL) {
+			queue_message_free(&m);
+			errno = EINVAL;
+			return -1;
+		}
+	for (i = 0; i < n && rc == 0; i++)
+		if (!queue_rcpt_find(&m, &want[i])->done)
+			rc = pwrite_full(fd, &type, 1, want[i].offset);
+	queue_message_free(&m);
+	return rc == -1 ? -1 : fdatasync(fd);
 }

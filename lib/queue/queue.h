@@ -16,6 +16,9 @@
  * Delivery progress: when a recipient is done (delivered or bounced), its
  * type byte is overwritten in place from RCPT to DONE and the file fsynced;
  * a crash between delivery and that write means one duplicate, never a loss.
+ * A delivery agent given recipient offsets marks delivered ones itself,
+ * before it replies (queue_rcpts_done); bounced ones only qmgr marks, after
+ * the bounce is queued.
  */
 #ifndef POSTILION_QUEUE_H
 #define POSTILION_QUEUE_H
@@ -122,6 +125,14 @@ void	queue_message_free(struct queue_message *);
 const char *queue_message_attr(const struct queue_message *, const char *);
 /* queue_rcpt_done: mark the recipient finished (in place) and fsync. */
 int	queue_rcpt_done(int fd, const struct queue_rcpt *);
+/*
+ * queue_rcpts_done: mark n recipients finished with one fdatasync, for a
+ * delivery agent holding the file qmgr passed it. Each entry's offset must
+ * be the header of a RCPT or DONE record of fd whose address equals the
+ * entry's address; if any is not, nothing is written (-1, EINVAL), so a bad
+ * request cannot scribble on the file. 0, or -1 (errno).
+ */
+int	queue_rcpts_done(int fd, const struct queue_rcpt *, size_t n);
 
 /* queue_id_valid: a name that is a queue ID (uppercase hex, 10+ chars). */
 int	queue_id_valid(const char *);

@@ -192,7 +192,25 @@ smtp      unix  -  -  y  -    -  deliver -t smtp
             return ""
 
     def wait_log(self, needle, timeout=20.0):
-        return wait_for(lambda: needle in self.log(), timeout=timeout,
+        """Wait for needle in the maillog, reading only what was appended
+        since the last look (a big log is not re-read every poll)."""
+        want = needle.encode()
+        seen = {"pos": 0, "tail": b""}
+
+        def found():
+            try:
+                with open(self.maillog, "rb") as f:
+                    f.seek(seen["pos"])
+                    data = f.read()
+            except FileNotFoundError:
+                return False
+            seen["pos"] += len(data)
+            text = seen["tail"] + data
+            if want in text:
+                return True
+            seen["tail"] = text[-len(want):]
+            return False
+        return wait_for(found, timeout=timeout, interval=0.1,
                         what="log line containing %r" % needle)
 
     def maildir(self, address):

@@ -32,8 +32,11 @@ class FakeSMTP:
                  ehlo_raw=None, rcpt=None,
                  data_reply=b"250 2.0.0 Ok: queued as FAKE1\r\n",
                  tls=None, starttls_reply=b"220 2.0.0 Ready to start TLS\r\n",
-                 auth=None, auth_in_clear=False, auth_mechs=b"PLAIN LOGIN"):
+                 auth=None, auth_in_clear=False, auth_mechs=b"PLAIN LOGIN",
+                 idle_close=None, tls_fail=False):
         self.auth, self.auth_in_clear = auth, auth_in_clear
+        self.tls_fail = tls_fail
+        self.idle_close = idle_close
         self.auth_mechs = auth_mechs
         self.host, self.port = host, port
         self.tls, self.starttls_reply = tls, starttls_reply
@@ -67,7 +70,7 @@ class FakeSMTP:
 
     def session(self, conn):
         rec = {"commands": [], "data": b"", "pipelined": False, "tls": False,
-               "sni": None}
+               "sni": None, "messages": [], "closed": False}
         with self.lock:
             self.sessions.append(rec)
         conn.settimeout(10)
@@ -107,6 +110,10 @@ class FakeSMTP:
                     conn.sendall(b"\r\n".join(out) + b"\r\n")
                 elif cmd.upper().startswith(b"STARTTLS") and self.tls:
                     conn.sendall(self.starttls_reply)
+                    if self.tls_fail:
+                        # A fatal handshake_failure alert, then hang up.
+                        conn.sendall(b"\x15\x03\x03\x00\x02\x02\x28")
+                        raise EOFError
                     if self.starttls_reply.startswith(b"220"):
                         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                         ctx.load_cert_chain(*self.tls)
@@ -162,7 +169,15 @@ class FakeSMTP:
                             break
                         data += ln
                     rec["data"] = data
+                    rec["messages"].append(data)
                     conn.sendall(self.data_reply)
+                    if self.idle_close is not None:
+                        # Drop an idle session like a busy server does.
+                        r, _, _ = select.select([conn], [], [],
+                                                self.idle_close)
+                        if not r:
+                            conn.sendall(b"421 4.4.2 idle timeout\r\n")
+                            return
                 elif verb == b"QUIT":
                     conn.sendall(b"221 2.0.0 Bye\r\n")
                     return
@@ -174,6 +189,7 @@ class FakeSMTP:
             pass
         finally:
             conn.close()
+            rec["closed"] = True
 
     def delivered(self):
         with self.lock:
@@ -221,7 +237,15 @@ except OSError:
     V6 = None
 ENC_PORT = free_port()
 Ienc = FakeSMTP("127.0.0.1", ENC_PORT)
-SERVERS = [x for x in (B, C, D, E, F, G, H, Ienc, J, K, L, M, V6) if x]
+DSN_EHLO = (b"PIPELINING", b"SIZE 10240000", b"8BITMIME", b"DSN")
+N = FakeSMTP("127.0.0.21", SMTP_PORT, ehlo=DSN_EHLO)
+O = FakeSMTP("127.0.0.22", SMTP_PORT)
+P = FakeSMTP("127.0.0.23", SMTP_PORT)
+Q = FakeSMTP("127.0.0.24", SMTP_PORT, idle_close=0.3)
+R = FakeSMTP("127.0.0.25", SMTP_PORT, tls=CERT, tls_fail=True)
+SERVERS = [x for x in (B, C, D, E, F, G, H, Ienc, J, K, L, M, V6, N, O, P, Q,
+                       R)
+           if x]
 
 TIMEOUTS = """smtp_connect_timeout = 2s
 smtp_helo_timeout = 5s
@@ -232,6 +256,8 @@ smtp_data_xfer_timeout = 5s
 smtp_data_done_timeout = 5s
 smtp_quit_timeout = 2s
 """
+# The old tests count commands per session: no connection reuse there.
+NOCACHE = "smtp_connection_cache_time_limit = 0s\n"
 LOCAL_LIMITS = """hopcount_limit = 3
 virtual_mailbox_limit = 20000
 virtual_mailbox_quota = 5000
@@ -244,15 +270,20 @@ smtp_sasl_password_maps = hash:$config_directory/sasl_passwd
 SPOOL = tempfile.mkdtemp(prefix="postilion-alias-")
 os.chmod(SPOOL, 0o1777)
 inst = Instance(main_extra="smtp_dns_servers = 127.0.0.1:%d\n"
-                "smtp_tcp_port = %d\n%s%s" % (DNS_PORT, SMTP_PORT, TIMEOUTS,
-                                               LOCAL_LIMITS))
+                "smtp_tcp_port = %d\n%s%s%s" % (DNS_PORT, SMTP_PORT, TIMEOUTS,
+                                                 NOCACHE, LOCAL_LIMITS))
 STATIC_ID = 23456
 full = Instance(main_extra="virtual_uid_maps = static:%d\n"
                 "virtual_gid_maps = static:%d\n" % (STATIC_ID, STATIC_ID))
-relay = Instance(main_extra="relayhost = [127.0.0.1]:%d\n%s" % (
-    RELAY_PORT, TIMEOUTS))
+relay = Instance(main_extra="relayhost = [127.0.0.1]:%d\n%s%s" % (
+    RELAY_PORT, TIMEOUTS, NOCACHE))
 enc = Instance(main_extra="relayhost = [127.0.0.1]:%d\n"
-               "smtp_tls_security_level = encrypt\n%s" % (ENC_PORT, TIMEOUTS))
+               "smtp_tls_security_level = encrypt\n%s%s" % (
+                   ENC_PORT, TIMEOUTS, NOCACHE))
+# Connection reuse: the default cache on, one smtp process (see setup).
+reuse = Instance(main_extra="smtp_dns_servers = 127.0.0.1:%d\n"
+                 "smtp_tcp_port = %d\nsmtp_connection_cache_time_limit = 5s\n"
+                 "%s" % (DNS_PORT, SMTP_PORT, TIMEOUTS))
 tap = TAP(inst)
 dnsmasq = None
 full_mounted = False
@@ -285,7 +316,12 @@ def start_dns():
             "--host-record=mx.tls454.test,127.0.0.16",
             "--mx-host=v6.test,mx.v6.test,10",
             "--host-record=mx.v6.test,::1",
-            "--mx-host=nullmx.test,.,0"]
+            "--mx-host=nullmx.test,.,0",
+            "--host-record=dsn.test,127.0.0.21",
+            "--host-record=nodsn.test,127.0.0.22",
+            "--host-record=reuse.test,127.0.0.23",
+            "--host-record=idle.test,127.0.0.24",
+            "--host-record=tlsfail.test,127.0.0.25"]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
@@ -335,6 +371,9 @@ def setup_instances():
                 "fails: |/bin/false\n"
                 "incl: :include:%s/list\n"
                 "inclbad: :include:%s/list2\n"
+                "fwd: alice@example.test, carol@remote.test\n"
+                "la: lb\nlb: la\n"
+                "ring: ring@remote.test\n"
                 % (SPOOL, SPOOL, SPOOL, SPOOL, SPOOL))
     with open(os.path.join(SPOOL, "list"), "w") as f:
         f.write("alice@example.test\n# a comment\n"
@@ -348,14 +387,15 @@ def setup_instances():
     with open(os.path.join(inst.conf, "aliases2"), "w") as f:
         f.write("untrusted: |/usr/bin/touch %s/pwned\n" % SPOOL)
     with open(os.path.join(inst.conf, "transport"), "w") as f:
-        f.write("mx.example.test local:\n"
+        f.write("remote.test smtp:[127.0.0.1]:%d\n"
                 "hop.test smtp:[127.0.0.1]:%d\n"
                 "mxhop.test smtp:mixed.test\n"
                 "auth.test smtp:[127.0.0.17]:%d\n"
                 "authbad.test smtp:[127.0.0.18]:%d\n"
                 "authclear.test smtp:[127.0.0.19]:%d\n"
                 "authlogin.test smtp:[127.0.0.20]:%d\n"
-                % (RELAY_PORT, SMTP_PORT, SMTP_PORT, SMTP_PORT, SMTP_PORT))
+                % (RELAY_PORT, RELAY_PORT, SMTP_PORT, SMTP_PORT, SMTP_PORT,
+                   SMTP_PORT))
     with open(os.path.join(inst.conf, "sasl_passwd"), "w") as f:
         f.write("[127.0.0.17]:%d relayuser:s3cret\n"
                 "[127.0.0.18]:%d relayuser:wrong\n"
@@ -371,6 +411,13 @@ def setup_instances():
     inst.start()
     relay.start()
     enc.start()
+    cf = os.path.join(reuse.conf, "master.cf")
+    with open(cf) as f:
+        text = f.read()
+    with open(cf, "w") as f:
+        f.write(text.replace("smtp      unix  -  -  y  -    -  deliver",
+                             "smtp      unix  -  -  y  -    1  deliver"))
+    reuse.start()
 
 
 @tap.test
@@ -542,6 +589,20 @@ def starttls_454_under_may_continues_in_plaintext():
 
 
 @tap.test
+def failed_handshake_under_may_retries_in_plaintext():
+    send(inst, ["xavier@tlsfail.test"], msg("tlsfail"))
+    line = log_line("to=<xavier@tlsfail.test>")[0]
+    assert "dsn=2.0.0, status=sent" in line, line
+    log_line("Cannot start TLS with tlsfail.test[127.0.0.25]")
+    log_line("trying again without TLS")
+    first, second = R.sessions[0], R.sessions[-1]
+    assert first["commands"][1].upper().startswith(b"STARTTLS"), first
+    assert not second["tls"] and not any(
+        c.upper().startswith(b"STARTTLS") for c in second["commands"]), second
+    assert any(m for m in second["messages"]), second
+
+
+@tap.test
 def encrypt_against_a_peer_without_starttls_defers_sending_nothing():
     send(enc, ["walt@far.example"], msg("enc"))
     wait_for(lambda: "to=<walt@far.example>" in enc.log(), timeout=30,
@@ -603,6 +664,83 @@ def sasl_password_never_sent_in_clear():
     assert "dsn=4.7.0, status=deferred (refusing to send a password to " \
         "127.0.0.19[127.0.0.19] without TLS)" in line, line
     assert L.sessions and all("auth_tried" not in s for s in L.sessions)
+
+
+def send_dsn(rcpt, tag):
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30,
+                      source_address=("127.0.0.2", 0)) as s:
+        s.ehlo("client.example.org")
+        s.sendmail("dsn+sender@example.org", [rcpt], msg(tag),
+                   mail_options=["RET=HDRS", "ENVID=env+2Bid+3D1"],
+                   rcpt_options=["NOTIFY=FAILURE,SUCCESS",
+                                 "ORCPT=rfc822;orig+2Buser@example.org"])
+
+
+@tap.test
+def dsn_parameters_pass_to_a_peer_that_offers_dsn():
+    send_dsn("ann@dsn.test", "dsnpass")
+    cmds = session_with(N, "dsnpass")[0]["commands"]
+    mail = [c for c in cmds if c.startswith(b"MAIL")][0]
+    rcpt = [c for c in cmds if c.startswith(b"RCPT")][0]
+    assert mail.startswith(b"MAIL FROM:<dsn+sender@example.org>"), mail
+    assert b" RET=HDRS" in mail and b" ENVID=env+2Bid+3D1" in mail, mail
+    assert rcpt == (b"RCPT TO:<ann@dsn.test> NOTIFY=SUCCESS,FAILURE "
+                    b"ORCPT=rfc822;orig+2Buser@example.org\r\n"), rcpt
+    line = log_line("to=<ann@dsn.test>, orig_to=<orig+user@example.org>, "
+                    "relay=dsn.test[127.0.0.21]:%d" % SMTP_PORT)[0]
+    assert "status=sent" in line, line
+
+
+@tap.test
+def no_dsn_parameters_to_a_peer_without_dsn():
+    send_dsn("bo@nodsn.test", "nodsn")
+    cmds = session_with(O, "nodsn")[0]["commands"]
+    mail = [c for c in cmds if c.startswith(b"MAIL")][0]
+    rcpt = [c for c in cmds if c.startswith(b"RCPT")][0]
+    for word in (b"RET=", b"ENVID=", b"NOTIFY=", b"ORCPT="):
+        assert word not in mail and word not in rcpt, (mail, rcpt)
+    assert rcpt == b"RCPT TO:<bo@nodsn.test>\r\n", rcpt
+
+
+def reuse_log(needle):
+    wait_for(lambda: needle in reuse.log(), timeout=30,
+             what="log line with %r" % needle)
+    return [l for l in reuse.log().splitlines() if needle in l]
+
+
+@tap.test
+def next_message_to_the_same_destination_reuses_the_connection():
+    send(reuse, ["r1@reuse.test"], msg("reuse1"))
+    session_with(P, "reuse1")
+    send(reuse, ["r2@reuse.test"], msg("reuse2"))
+    wait_for(lambda: sum(len(s["messages"]) for s in P.sessions) == 2,
+             timeout=30, what="two messages at reuse.test")
+    assert len(P.sessions) == 1, "%d connections" % len(P.sessions)
+    cmds = P.sessions[0]["commands"]
+    assert [c[:4] for c in cmds].count(b"EHLO") == 1, cmds
+    assert b"RSET\r\n" in cmds, cmds
+    first = reuse_log("to=<r1@reuse.test>, relay=reuse.test[127.0.0.23]:%d, "
+                      "delay=" % SMTP_PORT)[0]
+    second = reuse_log("to=<r2@reuse.test>, relay=reuse.test[127.0.0.23]:%d, "
+                       "conn_use=2, delay=" % SMTP_PORT)[0]
+    for line in (first, second):
+        assert "dsn=2.0.0, status=sent (250 2.0.0 Ok" in line, line
+
+
+@tap.test
+def a_peer_closing_the_idle_connection_still_gets_the_next_message():
+    send(reuse, ["i1@idle.test"], msg("idle1"))
+    session_with(Q, "idle1")
+    wait_for(lambda: all(s["closed"] for s in Q.sessions), timeout=10,
+             what="the peer dropping the idle session")
+    send(reuse, ["i2@idle.test"], msg("idle2"))
+    session_with(Q, "idle2")
+    assert len(Q.sessions) == 2, "%d connections" % len(Q.sessions)
+    line = reuse_log("to=<i2@idle.test>, relay=idle.test[127.0.0.24]:%d, "
+                     "delay=" % SMTP_PORT)[0]
+    assert "dsn=2.0.0, status=sent" in line, line
+    assert "to=<i2@idle.test>" not in "".join(
+        l for l in reuse.log().splitlines() if "status=deferred" in l)
 
 
 def local_msg(tag, headers="", size=0):
@@ -816,11 +954,105 @@ def command_from_a_non_root_alias_file_is_restricted():
     assert not os.path.exists(os.path.join(SPOOL, "pwned"))
 
 
+@tap.test
+def mydestination_routes_to_local_without_transport_maps():
+    transport = open(os.path.join(inst.conf, "transport")).read()
+    assert "mx.example.test" not in transport, transport
+    def lines():
+        return [l for l in inst.log().splitlines()
+                if "to=<team@mx.example.test>, relay=local" in l]
+    before = len(lines())
+    # smtpd lower-cases the domain; qmgr routes it by mydestination.
+    send(inst, ["team@MX.Example.Test"], local_msg("mydest"))
+    wait_for(lambda: len(lines()) > before, timeout=30, what="delivery")
+    line = lines()[-1]
+    assert "dsn=2.0.0, status=sent (delivered to 2 alias destinations)" in line, line
+    for who in ("alice", "bob"):
+        files = local_files(inst, who + "@example.test")
+        assert any(b"Subject: mydest" in open(f, "rb").read() for f in files), who
+
+
+@tap.test
+def alias_to_a_local_mailbox_and_a_remote_address_forwards():
+    send(inst, ["fwd@mx.example.test"], local_msg("forward"),
+         sender="owner@example.org")
+    line = alias_line("fwd@mx.example.test")
+    assert "dsn=2.0.0, status=sent (forwarded as " in line, line
+    newid = line.rsplit("forwarded as ", 1)[1].rstrip(")").strip()
+    assert len(newid) >= 10 and all(c in "0123456789ABCDEF" for c in newid), newid
+    files = local_files(inst, "alice@example.test")
+    assert any(b"Subject: forward" in open(f, "rb").read() for f in files)
+    s = session_with(E, "forward")[-1]
+    cmds = b"".join(s["commands"])
+    assert b"MAIL FROM:<owner@example.org>" in cmds, cmds
+    assert b"RCPT TO:<carol@remote.test>" in cmds, cmds
+    head = s["data"].split(b"\r\n\r\n")[0]
+    assert b"Delivered-To: fwd@mx.example.test\r\n" in head, head
+    sent = log_line("%s: to=<carol@remote.test>, orig_to=<fwd@mx.example.test>"
+                    ", relay=127.0.0.1" % newid)[0]
+    assert "status=sent" in sent, sent
+    wait_for(lambda: "%s: removed" % newid in inst.log(), timeout=30,
+             what="forwarded copy removed")
+
+
+@tap.test
+def alias_loop_a_b_a_bounces():
+    send(inst, ["la@mx.example.test"], local_msg("abloop"))
+    line = alias_line("la@mx.example.test")
+    assert "status=bounced" in line, line
+
+
+def undot(data):
+    """The remote's copy, unstuffed, without its Received: fields (a remote
+    that drops them, so only Delivered-To: can notice the loop)."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    head = b"\r\n".join(l for l in head.split(b"\r\n")
+                         if not l.lower().startswith(b"received:") and
+                         not l.startswith((b" ", b"\t")))
+    lines = (head + b"\r\n\r\n" + body).split(b"\r\n")
+    return b"\r\n".join(l[1:] if l.startswith(b"..") else l for l in lines)
+
+
+def remote_copies(tag):
+    with E.lock:
+        return [m for s in E.sessions for m in s["messages"]
+                if b"Subject: " + tag in m]
+
+
+@tap.test
+def forwarding_loop_through_a_remote_ends_in_a_5_4_6_bounce():
+    # ring@mx forwards to ring@remote.test, which sends it straight back.
+    def bounced():
+        return [l for l in inst.log().splitlines()
+                if "to=<ring@mx.example.test>, relay=local" in l and
+                "status=bounced" in l]
+    send(inst, ["ring@mx.example.test"], local_msg("ring"))
+    relayed = 0
+    for _ in range(10):
+        wait_for(lambda: bounced() or len(remote_copies(b"ring")) > relayed,
+                 timeout=30, what="the ring copy at the remote or a bounce")
+        if bounced():
+            break
+        copies = remote_copies(b"ring")
+        relayed = len(copies)
+        with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30,
+                          source_address=("127.0.0.2", 0)) as c:
+            c.ehlo("remote.test")
+            c.sendmail("", ["ring@mx.example.test"], undot(copies[-1]))
+    line = bounced()[0]
+    assert "dsn=5.4.6, status=bounced (mail forwarding loop for " \
+        "ring@mx.example.test)" in line, line
+    assert 3 <= relayed <= 5, relayed
+    copies = remote_copies(b"ring")
+    assert copies[-1].count(b"Delivered-To: ring@mx.example.test\r\n") == \
+        len(copies), copies[-1][:400]
+
+
 def main():
     try:
         rc = tap.run()
     finally:
-        for i in (inst, relay, enc):
+        for i in (inst, relay, enc, reuse):
             i.destroy()
         if full_mounted:
             full.stop()

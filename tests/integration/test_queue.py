@@ -625,21 +625,13 @@ def kill_9_during_a_load_loses_nothing():
     for t in threads:
         t.start()
     kills = 0
-    # Kills go on after the senders finish, into the delivery backlog.
-    # qmgr is killed again only once what was in active/ at its last kill
-    # has left it: a message in flight at a qmgr kill is delivered again
-    # (that is the "at most twice"); two kills in a row during the same
-    # redelivery would make it three, until delivery agents mark their own
-    # recipients done as Postfix's do.
-    active = os.path.join(crash.queue, "active")
-    in_active_at_kill = set()
+    # Kills go on after the senders finish, into the delivery backlog, at
+    # random moments: delivery agents mark their recipients done in the
+    # queue file before they answer, so even qmgr killed twice during one
+    # redelivery delivers a message at most twice.
     while kills < KILL_ROUNDS:
         time.sleep(rnd.uniform(0.05, 0.35))
         name = rnd.choice(["qmgr", "deliver", "smtpd"])
-        if name == "qmgr":
-            if in_active_at_kill & set(os.listdir(active)):
-                continue
-            in_active_at_kill = set(os.listdir(active))
         victims = crash.pids_of(name)
         if victims:
             try:
@@ -669,6 +661,9 @@ def kill_9_during_a_load_loses_nothing():
              what="every acknowledged message delivered (seed %d)" % seed)
     seen = delivered()
     many = [n for n, c in seen.items() if c > 2]
+    print("# kill loop: %d accepted, %d delivered twice, %d more than twice, "
+          "seed %d" % (len(acked), sum(1 for c in seen.values() if c == 2),
+                       len(many), seed), flush=True)
     if many:
         sys.stderr.write(crash.log())
     assert not many, many
@@ -759,7 +754,16 @@ def new_mail_flows_while_qmgr_restarts_over_10000_deferred():
              timeout=30, what="new mail delivered during the rescan")
     took = time.time() - start
     assert took < 10, "new mail took %.1fs behind %d deferred" % (took, n)
-    inst.wait_log("DEF%08X: from=<" % (n - 1), timeout=60)
+    # Every deferred message is taken in again; under a loaded CI machine
+    # the full rescan of 10,000 files has taken close to a minute.
+    try:
+        inst.wait_log("DEF%08X: from=<" % (n - 1), timeout=180)
+    except AssertionError:
+        # What qmgr was doing, for the test log.
+        sys.stderr.write("".join(inst.log().splitlines(True)[-60:]))
+        sys.stderr.write("# deferred/: %d files, active/: %d files\n" % (
+            len(os.listdir(d)), len(os.listdir(os.path.join(inst.queue, "active")))))
+        raise
     inst.cli("queue", "delete", "ALL")
     wait_for(lambda: not [f for f in inst.queue_files() if "DEF" in f],
              timeout=60, what="bulk deleted")

@@ -84,3 +84,25 @@ Test(deliver_alias, delivered_to_with_crlf_and_no_body)
 	cr_assert_eq(deliver_local_loop(fd, 0, 0, 102400, "a@b"), 0);
 	close(fd);
 }
+
+Test(deliver_alias, mydestination_case_and_trailing_dot)
+{
+	struct config *cfg = config_new("/nonexistent");
+	struct deliver_alias *a;
+
+	config_set(cfg, "alias_maps", "");
+	config_set(cfg, "myhostname", "mx.example.test");
+	config_set(cfg, "mydestination", "$myhostname, localhost.");
+	a = deliver_alias_open(cfg);
+	cr_assert_eq(deliver_alias_is_local(a, "root"), 1);
+	cr_assert_eq(deliver_alias_is_local(a, "root@mx.example.test"), 1);
+	cr_assert_eq(deliver_alias_is_local(a, "root@MX.Example.Test."), 1);
+	cr_assert_eq(deliver_alias_is_local(a, "root@localhost"), 1);
+	cr_assert_eq(deliver_alias_is_local(a, "root@localhost."), 1);
+	cr_assert_eq(deliver_alias_is_local(a, "root@mx.example.test.."), 0);
+	cr_assert_eq(deliver_alias_is_local(a, "root@x.mx.example.test"), 0);
+	cr_assert_eq(deliver_alias_is_local(a, "root@"), 0);
+	cr_assert_eq(deliver_alias_is_local(a, "root@."), 0);
+	cr_assert_eq(deliver_alias_is_local(a, "b@remote.test"), 0);
+	config_free(cfg);
+}

@@ -347,3 +347,179 @@ Test(deliver_proto, nexthop_round_trip_and_optional)
 	deliver_request_free(&req);
 	ipc_msg_free(&m);
 }
+
+Test(deliver_proto, rcpt_offset_round_trip_optional_and_checked)
+{
+	struct deliver_request req, out;
+	struct ipc_msg m;
+	char err[256];
+
+	sample_request(&req);
+	cr_assert_eq(req.rcpts[0].offset, -1, "no offset until qmgr sets it");
+	req.rcpts[1].offset = 4242;
+	ipc_msg_init(&m);
+	deliver_request_encode(&req, &m);
+	cr_assert_eq(deliver_request_decode(&m, &out, 10, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(out.rcpts[0].offset, -1, "offset must not leak backwards");
+	cr_assert_eq(out.rcpts[1].offset, 4242);
+	deliver_request_free(&out);
+	/* Hostile offsets: negative, inside the first header, not a number. */
+	ipc_msg_reset(&m);
+	ipc_put(&m, "queue_id", "8A1C5200F3D");
+	ipc_put(&m, "sender", "");
+	ipc_put(&m, "arrival_time", "1700000000.000000");
+	ipc_put(&m, "active_time", "1700000000.000000");
+	ipc_put_int(&m, "content_offset", 10);
+	ipc_put_int(&m, "content_len", 10);
+	ipc_put_int(&m, "nrcpt", 1);
+	ipc_put(&m, "offset", "-1");
+	ipc_put(&m, "rcpt", "bob@example.com");
+	cr_assert_eq(deliver_request_decode(&m, &out, 10, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "bad recipient offset");
+	deliver_request_free(&req);
+	ipc_msg_free(&m);
+}
+
+/* A reply status list for the forward tests: pairs then extra pairs. */
+static int
+forward_reply(const char *const *pairs, struct deliver_request *req)
+{
+	struct ipc_msg m;
+	char err[256];
+	int rc;
+
+	ipc_msg_init(&m);
+	ipc_put_int(&m, "nrcpt", 2);
+	for (; *pairs != NULL; pairs += 2)
+		ipc_put(&m, pairs[0], pairs[1]);
+	rc = deliver_reply_decode(&m, req, err, sizeof(err));
+	ipc_msg_free(&m);
+	return rc;
+}
+
+Test(deliver_proto, forward_round_trip_and_hostile_lists)
+{
+	static const char *const before_reason[] = { "dsn", "2.0.0",
+	    "forward", "x@remote.test", "reason", "r", "dsn", "2.0.0",
+	    "reason", "r", NULL };
+	static const char *const on_a_bounce[] = { "dsn", "5.1.1",
+	    "reason", "r", "forward", "x@remote.test", "dsn", "2.0.0",
+	    "reason", "r", NULL };
+	static const char *const control[] = { "dsn", "2.0.0", "reason", "r",
+	    "forward", "x@remote.test\r\nRCPT TO:<evil>", "dsn", "2.0.0",
+	    "reason", "r", NULL };
+	static const char *const command[] = { "dsn", "2.0.0", "reason", "r",
+	    "forward", "|/bin/sh", "dsn", "2.0.0", "reason", "r", NULL };
+	static const char *const empty[] = { "dsn", "2.0.0", "reason", "r",
+	    "forward", "", "dsn", "2.0.0", "reason", "r", NULL };
+	struct deliver_request req, out;
+	struct ipc_msg m;
+	char err[256], addr[DELIVER_FORWARD_LEN + 8];
+	size_t i;
+
+	sample_request(&req);
+	deliver_rcpt_set(&req.rcpts[0], "2.0.0", "delivered to 2 alias "
+	    "destinations");
+	deliver_rcpt_add_forward(&req.rcpts[0], "b@remote.test");
+	deliver_rcpt_add_forward(&req.rcpts[0], "c@remote.test");
+	deliver_rcpt_add_forward(&req.rcpts[0], "B@Remote.Test");
+	cr_assert_eq(req.rcpts[0].nforward, 2, "duplicates are dropped");
+	deliver_rcpt_set(&req.rcpts[1], "2.0.0", "delivered to maildir");
+	ipc_msg_init(&m);
+	deliver_reply_encode(&req, &m);
+	sample_request(&out);
+	cr_assert_eq(deliver_reply_decode(&m, &out, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_assert_eq(out.rcpts[0].nforward, 2);
+	cr_assert_str_eq(out.rcpts[0].forward[0], "b@remote.test");
+	cr_assert_str_eq(out.rcpts[0].forward[1], "c@remote.test");
+	cr_assert_eq(out.rcpts[1].nforward, 0, "forwards stay with their rcpt");
+	deliver_request_free(&out);
+	ipc_msg_free(&m);
+	deliver_request_free(&req);
+
+	for (i = 0; i < 5; i++) {
+		const char *const *list[] = { before_reason, on_a_bounce,
+		    control, command, empty };
+
+		sample_request(&out);
+		cr_assert_eq(forward_reply(list[i], &out), -1, "case %zu", i);
+		deliver_request_free(&out);
+	}
+	/* Over-long addresses and too many of them are refused. */
+	memset(addr, 'a', sizeof(addr) - 1);
+	addr[sizeof(addr) - 1] = '\0';
+	{
+		const char *const longone[] = { "dsn", "2.0.0", "reason", "r",
+		    "forward", addr, "dsn", "2.0.0", "reason", "r", NULL };
+
+		sample_request(&out);
+		cr_assert_eq(forward_reply(longone, &out), -1);
+		deliver_request_free(&out);
+	}
+	ipc_msg_init(&m);
+	ipc_put_int(&m, "nrcpt", 2);
+	ipc_put(&m, "dsn", "2.0.0");
+	ipc_put(&m, "reason", "r");
+	for (i = 0; i <= DELIVER_FORWARD_MAX; i++) {
+		snprintf(addr, sizeof(addr), "u%zu@remote.test", i);
+		ipc_put(&m, "forward", addr);
+	}
+	ipc_put(&m, "dsn", "2.0.0");
+	ipc_put(&m, "reason", "r");
+	sample_request(&out);
+	cr_assert_eq(deliver_reply_decode(&m, &out, err, sizeof(err)), -1,
+	    "more than DELIVER_FORWARD_MAX forwards");
+	deliver_request_free(&out);
+	ipc_msg_free(&m);
+}
+
+Test(deliver_proto, dsn_fields_round_trip_and_limits)
+{
+	struct deliver_request req, out;
+	struct ipc_msg m;
+	char err[256], big[DELIVER_ENVID_MAX + 2];
+
+	sample_request(&req);
+	req.rcpts[1].notify = strdup("SUCCESS,FAILURE");
+	req.dsn_ret = strdup("HDRS");
+	req.dsn_envid = strdup("env+id=1");
+	ipc_msg_init(&m);
+	deliver_request_encode(&req, &m);
+	cr_assert_eq(deliver_request_decode(&m, &out, 10, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_null(out.rcpts[0].notify, "NOTIFY belongs to its own rcpt");
+	cr_assert_str_eq(out.rcpts[1].notify, "SUCCESS,FAILURE");
+	cr_assert_str_eq(out.dsn_ret, "HDRS");
+	cr_assert_str_eq(out.dsn_envid, "env+id=1");
+	deliver_request_free(&out);
+	/* Without them: all NULL. */
+	free(req.dsn_ret);
+	free(req.dsn_envid);
+	free(req.rcpts[1].notify);
+	req.dsn_ret = req.dsn_envid = req.rcpts[1].notify = NULL;
+	deliver_request_encode(&req, &m);
+	cr_assert_eq(deliver_request_decode(&m, &out, 10, err, sizeof(err)), 0);
+	cr_assert(out.dsn_ret == NULL && out.dsn_envid == NULL &&
+	    out.rcpts[0].notify == NULL && out.rcpts[1].notify == NULL);
+	deliver_request_free(&out);
+	/* Over the limits or empty: refused. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	req.dsn_envid = strdup(big);
+	deliver_request_encode(&req, &m);
+	cr_assert_eq(deliver_request_decode(&m, &out, 10, err, sizeof(err)), -1);
+	free(req.dsn_envid);
+	req.dsn_envid = NULL;
+	req.dsn_ret = strdup("");
+	deliver_request_encode(&req, &m);
+	cr_assert_eq(deliver_request_decode(&m, &out, 10, err, sizeof(err)), -1);
+	free(req.dsn_ret);
+	req.dsn_ret = NULL;
+	req.rcpts[0].notify = strdup("SUCCESS,DELAY,FAILURE,SUCCESS,DELAY");
+	deliver_request_encode(&req, &m);
+	cr_assert_eq(deliver_request_decode(&m, &out, 10, err, sizeof(err)), -1);
+	deliver_request_free(&req);
+	ipc_msg_free(&m);
+}

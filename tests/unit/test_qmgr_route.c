@@ -169,3 +169,53 @@ Test(qmgr_route, transport_values_parse_and_overflow)
 	big[100] = ':';
 	cr_assert_eq(qmgr_route_parse(big, &d), -1, "transport name too long");
 }
+
+Test(qmgr_route, mydestination_goes_to_local)
+{
+	struct qmgr_route r;
+	struct qmgr_dest d;
+	char err[256], path[] = "/tmp/test_qmgr_route_tp.XXXXXX", spec[128];
+	int fd;
+
+	cr_assert_eq(qmgr_route_open(&r, "virt.example", err, sizeof(err)), 0);
+	qmgr_route_mydestination(&r, "mx.example.test, localhost.example.test.,"
+	    " localhost texthash:/etc/ignored");
+	cr_assert_eq(r.ndomains, 4, "the map entry is skipped");
+	cr_assert_eq(qmgr_route_local(&r, "root@mx.example.test"), 1);
+	cr_assert_eq(qmgr_route_local(&r, "root@MX.Example.TEST"), 1);
+	cr_assert_eq(qmgr_route_local(&r, "root@mx.example.test."), 1,
+	    "a trailing dot is ignored");
+	cr_assert_eq(qmgr_route_local(&r, "root@localhost.example.test"), 1);
+	cr_assert_eq(qmgr_route_local(&r, "root@LOCALHOST"), 1);
+	cr_assert_eq(qmgr_route_local(&r, "a@virt.example"), 1);
+	cr_assert_eq(qmgr_route_local(&r, "a@mx.example.test.evil"), 0);
+	cr_assert_eq(qmgr_route_local(&r, "a@evil.mx.example.test"), 0);
+	cr_assert_eq(qmgr_route_local(&r, "a@mx.example.test.."), 0);
+	cr_assert_eq(qmgr_route_local(&r, "a@."), 0);
+	cr_assert_eq(qmgr_route_resolve(&r, "root@mx.example.test", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_LOCAL);
+	cr_assert_eq(qmgr_route_resolve(&r, "root@elsewhere.test", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_SMTP);
+	/* transport_maps still wins when it names a transport. */
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write_full(fd, "mx.example.test smtp:[127.0.0.1]:25\n"
+	    "localhost :[192.0.2.1]\n", 59), 0);
+	close(fd);
+	snprintf(spec, sizeof(spec), "texthash:%s", path);
+	cr_assert_eq(qmgr_route_transport_open(&r, spec, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(qmgr_route_resolve(&r, "root@mx.example.test", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_SMTP);
+	cr_assert_str_eq(d.nexthop, "[127.0.0.1]:25");
+	/* A nexthop without a transport name keeps the default: local. */
+	cr_assert_eq(qmgr_route_resolve(&r, "root@localhost", &d), 0);
+	cr_assert_eq(d.transport, QMGR_TRANSPORT_LOCAL);
+	qmgr_route_close(&r);
+	unlink(path);
+	/* An empty mydestination adds nothing. */
+	cr_assert_eq(qmgr_route_open(&r, "", err, sizeof(err)), 0);
+	qmgr_route_mydestination(&r, "");
+	cr_assert_eq(qmgr_route_local(&r, "root@mx.example.test"), 0);
+	qmgr_route_close(&r);
+}

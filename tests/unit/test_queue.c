@@ -213,3 +213,55 @@ Test(queue, id_shape)
 	cr_assert(!queue_id_valid(".8A1C5200F3D"));
 	cr_assert(!queue_id_valid("ABC"));
 }
+
+/* A delivery agent's batch mark: checked against the file, one sync. */
+Test(queue, agent_marks_checked_recipients_done)
+{
+	struct queue_writer w;
+	struct queue_message m;
+	struct queue_rcpt want[2];
+	char path[128], err[128], type;
+	const char *body = "Subject: R\n\nRRRR DDDD\n";
+	int fd;
+
+	write_message(&w, body);
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	snprintf(path, sizeof(path), "incoming/%s", w.id);
+	cr_assert_geq(fd = open(path, O_RDWR), 0);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	memset(want, 0, sizeof(want));
+	want[0].address = "carol@example.com";
+	want[0].offset = m.rcpts[1].offset;
+	/* Wrong address for the offset, an offset inside the content (an
+	 * 'R' byte there), an offset past the end: nothing is written. */
+	want[1].address = "mallory@example.com";
+	want[1].offset = m.rcpts[0].offset;
+	errno = 0;
+	cr_assert_eq(queue_rcpts_done(fd, want, 2), -1);
+	cr_assert_eq(errno, EINVAL);
+	want[1].address = "bob@example.com";
+	want[1].offset = m.content_offset + 9;
+	cr_assert_eq(pread_full(fd, &type, 1, want[1].offset), 0);
+	cr_assert_eq(type, 'R');
+	cr_assert_eq(queue_rcpts_done(fd, want, 2), -1);
+	want[1].offset = 1 << 20;
+	cr_assert_eq(queue_rcpts_done(fd, want, 2), -1);
+	want[1].offset = m.rcpts[0].offset - 1;
+	cr_assert_eq(queue_rcpts_done(fd, want, 2), -1);
+	queue_message_free(&m);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert(!m.rcpts[0].done && !m.rcpts[1].done, "a bad batch wrote");
+	cr_assert_eq(pread_full(fd, &type, 1, m.content_offset + 9), 0);
+	cr_assert_eq(type, 'R');
+	/* Good ones, one already done: both DONE, file still whole. */
+	want[1].offset = m.rcpts[0].offset;
+	cr_assert_eq(queue_rcpt_done(fd, &m.rcpts[1]), 0);
+	cr_assert_eq(queue_rcpts_done(fd, want, 2), 0);
+	cr_assert_eq(queue_rcpts_done(fd, want, 0), 0);
+	queue_message_free(&m);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert(m.rcpts[0].done && m.rcpts[1].done);
+	cr_assert_eq(m.content_len, strlen(body));
+	queue_message_free(&m);
+	close(fd);
+}
