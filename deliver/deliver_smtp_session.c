@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +124,9 @@ smtp_connect(const struct smtp_target *t, int timeout, char *err,
 		snprintf(err, errlen, "%s", strerror(errno));
 		return -1;
 	}
+	/* Each write is a whole command batch: Nagle only adds delay. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int));
 	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0)
 		return fd;
 	if (errno != EINPROGRESS) {
@@ -646,8 +650,12 @@ smtp_send_body(struct smtp_session *s)
 		}
 		smtp_body_bytes(s, chunk, (size_t)n);
 		done += (uint64_t)n;
-		if (smtp_send(s, s->conf->data_xfer_timeout,
-		    "sending message body") == -1)
+		/*
+		 * The last chunk goes out with the final dot: a short write
+		 * of its own would wait for the peer's delayed ACK (Nagle).
+		 */
+		if (done < s->req->content_len && smtp_send(s,
+		    s->conf->data_xfer_timeout, "sending message body") == -1)
 			return -1;
 	}
 	if (s->pending_cr || !s->bol)

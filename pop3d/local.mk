@@ -1,6 +1,6 @@
 pkglibexec_PROGRAMS += pop3d/pop3d
 pop3d_pop3d_SOURCES = pop3d/pop3d.c pop3d/pop3d.h pop3d/session.c \
-	pop3d/auth.c pop3d/mailbox.c pop3d/transaction.c
+	pop3d/auth.c pop3d/mailbox.c pop3d/transaction.c pop3d/tls.c
 
 if HAVE_CRITERION
 check_PROGRAMS += tests/unit/test_pop3 tests/unit/test_maildir_scan \
@@ -26,3 +26,6 @@ tests_fuzz_fuzz_pop3_SOURCES = tests/fuzz/fuzz_pop3.c
 tests_fuzz_fuzz_pop3_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/pop3"'
 EXTRA_DIST += tests/fuzz/corpus/pop3
+
+TESTS += tests/integration/test_pop3_tls.py
+EXTRA_DIST += tests/integration/test_pop3_tls.py

@@ -2,8 +2,9 @@
  * pop3d: the POP3 server (RFC 1939, RFC 2449) over the Maildir store, one
  * client at a time per pooled process. This header is shared by the
  * daemon's files: the daemon context (pop3d.c), the session loop and its
- * command table (session.c), login (auth.c), the mailbox snapshot
- * (mailbox.c) and the TRANSACTION commands (transaction.c).
+ * command table (session.c), STLS and implicit TLS (tls.c), login: USER,
+ * PASS and AUTH (auth.c), the mailbox snapshot (mailbox.c) and the
+ * TRANSACTION commands (transaction.c).
  */
 #ifndef POSTILION_POP3D_H
 #define POSTILION_POP3D_H
@@ -12,10 +13,12 @@
 #include <netinet/in.h>
 #include <time.h>
 
+#include "auth/auth.h"
 #include "conf/config.h"
 #include "core/iobuf.h"
 #include "map/map.h"
 #include "proto/pop3.h"
+#include "tls/tls_server.h"
 
 #define POP3D_USER_MAX		255	/* a full address (RFC 5321: 254) */
 #define POP3D_ADDR_MAX		INET6_ADDRSTRLEN
@@ -24,6 +27,13 @@
 #define POP3D_LOCK_WAIT_MS	1000	/* before [IN-USE] */
 #define POP3D_LOCK_POLL_MS	50
 #define POP3D_UIDLIST_MAX	(32 * 1024 * 1024)	/* dovecot-uidlist */
+/* One SASL response line: AUTH_SASL_MAX bytes in base64, plus CRLF. */
+#define POP3D_SASL_LINE_MAX	((AUTH_SASL_MAX + 2) / 3 * 4 + 2)
+
+/* pop3d_tls_security_level */
+#define POP3D_TLS_NONE		0	/* no STLS */
+#define POP3D_TLS_MAY		1	/* STLS offered (if there is a certificate) */
+#define POP3D_TLS_ENCRYPT	2	/* no login without TLS, even locally */
 
 #define POP3_STATE_AUTH		0x01	/* AUTHORIZATION */
 #define POP3_STATE_TRANS	0x02	/* TRANSACTION */
@@ -44,6 +54,13 @@ struct pop3d {
 	long long error_limit;			/* pop3d_hard_error_limit */
 	long long auth_failure_limit;		/* pop3d_auth_failure_limit */
 	long long auth_failure_delay;		/* pop3d_auth_failure_delay */
+	long long client_auth_limit;	/* pop3d_client_auth_failure_limit */
+	long long auth_window;			/* anvil_rate_time_unit */
+	int	 auth_table_fd;			/* AUTH_FAILURES_FILE or -1 */
+	struct ssl_ctx_st *tls_ctx;		/* NULL: no TLS at all */
+	int	 tls_level;			/* POP3D_TLS_* */
+	int	 tls_wrapper;			/* pop3d_tls_wrappermode (995) */
+	int	 tls_auth_only;			/* pop3d_tls_auth_only */
 };
 
 struct pop3_msg {
@@ -68,6 +85,9 @@ struct pop3_session {
 	const char *reason;		/* for the disconnect log line */
 	char	 user[POP3D_USER_MAX + 1];	/* lower case; "" if none */
 	int	 have_user;		/* USER accepted, PASS may follow */
+	const char *method;		/* "PLAIN" (USER/PASS too) or "LOGIN" */
+	int	 tls;			/* the session runs over TLS */
+	int	 plaintext_refused;	/* a login was tried without TLS */
 	char	 rip[POP3D_ADDR_MAX];
 	char	 lip[POP3D_ADDR_MAX];
 	time_t	 start;
@@ -85,12 +105,24 @@ struct pop3_session {
 void	pop3_session(int fd, struct pop3d *);
 /* pop3_flush_if_full: keep pipelined output bounded; -1 (broken) on error. */
 int	pop3_flush_if_full(struct pop3_session *);
+/* pop3_session_io: reply to an iobuf_getline result other than a line. */
+int	pop3_session_io(struct pop3_session *, int);
 int	pop3_cmd_capa(struct pop3_session *, const struct pop3_command *);
 int	pop3_cmd_quit(struct pop3_session *, const struct pop3_command *);
+
+/* tls.c: STLS (RFC 2595) and the implicit TLS of pop3s (995). */
+int	pop3_cmd_stls(struct pop3_session *, const struct pop3_command *);
+/* pop3_tls_wrapper: the handshake before the greeting; 0 or -1 (logged). */
+int	pop3_tls_wrapper(struct pop3_session *);
+/* pop3_tls_offered: STLS may be used now (CAPA, STLS). */
+int	pop3_tls_offered(const struct pop3_session *);
+/* pop3_login_allowed: USER/PASS and SASL PLAIN/LOGIN may be used now. */
+int	pop3_login_allowed(const struct pop3_session *);
 
 /* auth.c: AUTHORIZATION commands. */
 int	pop3_cmd_user(struct pop3_session *, const struct pop3_command *);
 int	pop3_cmd_pass(struct pop3_session *, const struct pop3_command *);
+int	pop3_cmd_auth(struct pop3_session *, const struct pop3_command *);
 
 /* transaction.c: TRANSACTION commands. */
 int	pop3_cmd_stat(struct pop3_session *, const struct pop3_command *);

@@ -4,6 +4,7 @@
  * whole line; the command table says which state allows which verb.
  * Limits: pop3d_line_length_limit, pop3d_hard_error_limit, pop3d_timeout.
  * Logs the disconnect in Dovecot's shapes (fail2ban's dovecot filter).
+ * With pop3d_tls_wrappermode the TLS handshake comes before the greeting.
  */
 #include <sys/socket.h>
 #include <netdb.h>
@@ -24,6 +25,7 @@ struct pop3_cmd {
 
 /* Sorted by verb. */
 static const struct pop3_cmd pop3_cmds[] = {
+	{ "AUTH", POP3_STATE_AUTH, pop3_cmd_auth },
 	{ "CAPA", POP3_STATES_ANY, pop3_cmd_capa },
 	{ "DELE", POP3_STATE_TRANS, pop3_cmd_dele },
 	{ "LIST", POP3_STATE_TRANS, pop3_cmd_list },
@@ -33,6 +35,7 @@ static const struct pop3_cmd pop3_cmds[] = {
 	{ "RETR", POP3_STATE_TRANS, pop3_cmd_retr },
 	{ "RSET", POP3_STATE_TRANS, pop3_cmd_rset },
 	{ "STAT", POP3_STATE_TRANS, pop3_cmd_stat },
+	{ "STLS", POP3_STATE_AUTH, pop3_cmd_stls },
 	{ "TOP", POP3_STATE_TRANS, pop3_cmd_top },
 	{ "UIDL", POP3_STATE_TRANS, pop3_cmd_uidl },
 	{ "USER", POP3_STATE_AUTH, pop3_cmd_user },
@@ -40,7 +43,6 @@ static const struct pop3_cmd pop3_cmds[] = {
 
 static void	pop3_session_init(struct pop3_session *, struct pop3d *, int);
 static void	pop3_session_loop(struct pop3_session *);
-static int	pop3_session_io(struct pop3_session *, int);
 static int	pop3_dispatch(struct pop3_session *, struct buf *);
 static const struct pop3_cmd *pop3_cmd_find(const char *);
 static int	pop3_input_has_line(const struct iobuf *);
@@ -54,13 +56,17 @@ pop3_session(int fd, struct pop3d *d)
 	struct pop3_session s;
 
 	pop3_session_init(&s, d, fd);
-	iobuf_printf(&s.io, "+OK %s ready.\r\n",
-	    config_get(d->cfg, "mail_name"));
-	pop3_session_loop(&s);
+	if (!d->tls_wrapper || pop3_tls_wrapper(&s) == 0) {
+		iobuf_printf(&s.io, "+OK %s ready.\r\n",
+		    config_get(d->cfg, "mail_name"));
+		pop3_session_loop(&s);
+	}
 	if (s.state == POP3_STATE_TRANS)
 		pop3_mailbox_mark_old(&s);
 	pop3_session_log_end(&s);
 	pop3_mailbox_close(&s);
+	if (s.tls)
+		tls_server_end(&s.io);
 	iobuf_free(&s.io);
 	close(fd);
 }
@@ -76,6 +82,7 @@ pop3_session_init(struct pop3_session *s, struct pop3d *d, int fd)
 	s->size_all = -1;
 	s->start = time(NULL);
 	s->reason = "Connection closed";
+	s->method = "PLAIN";
 	iobuf_init(&s->io, fd, d->timeout);
 	/* iobuf_getline would memchr(NULL, 0) on a never-filled buffer. */
 	buf_reserve(&s->io.in, 1);
@@ -116,7 +123,7 @@ pop3_session_loop(struct pop3_session *s)
 }
 
 /* Anything iobuf_getline returns besides a line. */
-static int
+int
 pop3_session_io(struct pop3_session *s, int rc)
 {
 	switch (rc) {
@@ -200,9 +207,11 @@ pop3_cmd_capa(struct pop3_session *s, const struct pop3_command *cmd)
 	iobuf_puts(&s->io, "+OK Capability list follows\r\n"
 	    "CAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n"
 	    "AUTH-RESP-CODE\r\n");
-	/* STLS and SASL join this list with the TLS/AUTH work. */
-	if (s->state == POP3_STATE_AUTH)
-		iobuf_puts(&s->io, "USER\r\n");
+	/* Dovecot's order; no plaintext mechanism where it would be refused. */
+	if (pop3_tls_offered(s))
+		iobuf_puts(&s->io, "STLS\r\n");
+	if (s->state == POP3_STATE_AUTH && pop3_login_allowed(s))
+		iobuf_puts(&s->io, "USER\r\nSASL PLAIN LOGIN\r\n");
 	iobuf_printf(&s->io, "IMPLEMENTATION %s\r\n.\r\n",
 	    config_get(s->d->cfg, "mail_name"));
 	return POP3_CMD_OK;
@@ -272,6 +281,7 @@ pop3_session_log_end(struct pop3_session *s)
 {
 	long long secs = (long long)(time(NULL) - s->start);
 	const char *sep = ": ", *why = s->reason;
+	const char *tls = s->tls ? ", TLS" : "";
 
 	if (s->state == POP3_STATE_TRANS) {
 		pop3_session_size(s);
@@ -288,11 +298,15 @@ pop3_session_log_end(struct pop3_session *s)
 		sep = why = "";
 	if (s->auth_attempts > 0)
 		log_info("pop3-login: Disconnected%s%s (auth failed, %lld "
-		    "attempts in %lld secs): user=<%s>, method=PLAIN, rip=%s, "
-		    "lip=%s", sep, why, s->auth_attempts, secs, s->user, s->rip,
-		    s->lip);
+		    "attempts in %lld secs): user=<%s>, method=%s, rip=%s, "
+		    "lip=%s%s", sep, why, s->auth_attempts, secs, s->user,
+		    s->method, s->rip, s->lip, tls);
+	else if (s->plaintext_refused)
+		log_info("pop3-login: Disconnected%s%s (tried to use "
+		    "disallowed plaintext auth): user=<%s>, rip=%s, lip=%s%s",
+		    sep, why, s->user, s->rip, s->lip, tls);
 	else
 		log_info("pop3-login: Disconnected%s%s (no auth attempts in "
-		    "%lld secs): user=<%s>, rip=%s, lip=%s", sep, why, secs,
-		    s->user, s->rip, s->lip);
+		    "%lld secs): user=<%s>, rip=%s, lip=%s%s", sep, why, secs,
+		    s->user, s->rip, s->lip, tls);
 }

@@ -343,6 +343,7 @@ main(int argc, char *argv[])
 	    opts.chroot ? qdir : NULL);
 	q.owner_uid = geteuid();
 	qmgr_mkdirs();
+	qmgr_remove_start(&q);
 	if (getsockopt(MASTER_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening,
 	    &optlen) == -1 || !listening)
 		fatalx("fd %d is not a listening socket (run qmgr from master)",

@@ -166,6 +166,7 @@ struct qmgr {
 	int	 flush;			/* ... ignoring retry times */
 	int	 backlog;		/* a scan stopped at active_limit */
 	time_t	 earliest_retry;	/* soonest known deferred mtime, or 0 */
+	struct qmgr_remover *remover;	/* qmgr_remove.c, NULL before start */
 };
 
 /* qmgr_route.c */
@@ -190,6 +191,11 @@ int	qmgr_route_resolve(struct qmgr_route *, const char *address,
 int	qmgr_route_parse(const char *value, struct qmgr_dest *);
 /* qmgr_backoff: seconds until the next try of a message queued since arrival. */
 long long qmgr_backoff(time_t now, time_t arrival, long long min, long long max);
+
+/* qmgr_remove.c */
+struct qmgr_remover;
+void	qmgr_remove_start(struct qmgr *);
+int	qmgr_remove_file(struct qmgr *, const char *dir, const char *id);
 
 /* qmgr_forward.c */
 /*

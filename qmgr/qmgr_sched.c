@@ -67,7 +67,7 @@ static int qmgr_msg_open(struct qmgr_msg *);
 static void qmgr_msg_mark(struct qmgr_msg *);
 static void qmgr_msg_finish(struct qmgr *, struct qmgr_msg *);
 static void qmgr_msg_defer(struct qmgr *, struct qmgr_msg *);
-static void qmgr_msg_remove(struct qmgr_msg *);
+static void qmgr_msg_remove(struct qmgr *, struct qmgr_msg *);
 static int qmgr_ts_before(const struct timespec *, const struct timespec *);
 static int qmgr_rcpt_agent_marks(const struct queue_rcpt *);
 
@@ -637,14 +637,19 @@ qmgr_msg_mark(struct qmgr_msg *msg)
 		close(fd);
 }
 
+/*
+ * Out of the queue: our descriptor goes first, so the remover's unlink
+ * (qmgr_remove.c), not a close here, frees the blocks.
+ */
 static void
-qmgr_msg_remove(struct qmgr_msg *msg)
+qmgr_msg_remove(struct qmgr *q, struct qmgr_msg *msg)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", QUEUE_ACTIVE, msg->id);
-	if (unlink(path) == -1 && errno != ENOENT)
-		log_warn("remove %s", path);
+	if (msg->fd != -1) {
+		close(msg->fd);
+		msg->fd = -1;
+	}
+	if (qmgr_remove_file(q, QUEUE_ACTIVE, msg->id) == -1 && errno != ENOENT)
+		log_warn("remove %s/%s", QUEUE_ACTIVE, msg->id);
 	else
 		log_info("%s: removed", msg->id);
 	qmgr_defer_reasons_remove(msg->id);
@@ -776,7 +781,7 @@ qmgr_msg_finish(struct qmgr *q, struct qmgr_msg *msg)
 	size_t i, pending = 0;
 
 	if (msg->admin == QMGR_ADMIN_DELETE) {
-		qmgr_msg_remove(msg);
+		qmgr_msg_remove(q, msg);
 		goto out;
 	}
 	if (msg->admin == QMGR_ADMIN_NONE)
@@ -787,7 +792,7 @@ qmgr_msg_finish(struct qmgr *q, struct qmgr_msg *msg)
 		if (msg->rstate[i] == QMGR_RCPT_PENDING)
 			pending++;
 	if (pending == 0) {
-		qmgr_msg_remove(msg);
+		qmgr_msg_remove(q, msg);
 		goto out;
 	}
 	qmgr_msg_mark(msg);

@@ -5,10 +5,14 @@ smtpd_smtpd_SOURCES = smtpd/smtpd.c smtpd/smtpd.h \
 	smtpd/smtpd_envelope.c \
 	smtpd/smtpd_resolve.c \
 	smtpd/smtpd_policy.c \
-	smtpd/smtpd_data.c
+	smtpd/smtpd_data.c \
+	smtpd/smtpd_tls.c \
+	smtpd/smtpd_auth.c
 
 TESTS += tests/integration/test_smtpd.py
 EXTRA_DIST += tests/integration/test_smtpd.py
+TESTS += tests/integration/test_smtpd_tls.py
+EXTRA_DIST += tests/integration/test_smtpd_tls.py
 
 if HAVE_CRITERION
 check_PROGRAMS += tests/unit/test_smtp_alias

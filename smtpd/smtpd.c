@@ -13,8 +13,8 @@
  * smtpd_error_sleep_time, smtpd_client_connection_count_limit,
  * smtpd_client_connection_rate_limit, anvil_rate_time_unit,
  * smtpd_client_event_limit_exceptions, smtputf8_enable,
- * smtpd_forbid_unauth_pipelining, and the
- * smtpd_*_restrictions lists (smtpd_policy.c).
+ * smtpd_forbid_unauth_pipelining, the smtpd_*_restrictions lists
+ * (smtpd_policy.c), the TLS (smtpd_tls.c) and SASL (smtpd_auth.c) ones.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -250,6 +250,8 @@ smtpd_conf_load(struct smtpd_conf *conf, struct config *cfg)
 	smtpd_local_users(conf);
 	smtpd_restrictions_load(conf);
 	smtpd_domains(conf, cfg);
+	smtpd_tls_load(conf);
+	smtpd_auth_load(conf);
 	conf->virtual_mailbox_maps = map_list_open(config_get(cfg,
 	    "virtual_mailbox_maps"), err, sizeof(err));
 	if (conf->virtual_mailbox_maps == NULL)

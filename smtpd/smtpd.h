@@ -5,7 +5,9 @@
  * smtpd_session.c runs the command table, smtpd_io.c holds the deadline
  * and the per-IP connection table, smtpd_envelope.c does MAIL/RCPT,
  * smtpd_resolve.c classifies recipients, smtpd_policy.c runs the
- * restriction lists, smtpd_data.c receives DATA and BDAT.
+ * restriction lists, smtpd_data.c receives DATA and BDAT, smtpd_tls.c
+ * does STARTTLS and implicit TLS, smtpd_auth.c does AUTH and sender
+ * login ownership.
  */
 #ifndef POSTILION_SMTPD_H
 #define POSTILION_SMTPD_H
@@ -19,6 +21,7 @@
 #include "core/buf.h"
 #include "core/iobuf.h"
 #include "core/netaddr.h"
+#include "auth/auth.h"
 #include "map/map.h"
 #include "proto/smtp_addr.h"
 #include "queue/queue.h"
@@ -32,6 +35,8 @@
 enum smtpd_cmd_index {
 	SMTPD_CMD_HELO,
 	SMTPD_CMD_EHLO,
+	SMTPD_CMD_STARTTLS,
+	SMTPD_CMD_AUTH,
 	SMTPD_CMD_MAIL,
 	SMTPD_CMD_RCPT,
 	SMTPD_CMD_DATA,
@@ -50,6 +55,15 @@ enum smtpd_cmd_index {
 #define SMTPD_BARE_NORMALIZE	0
 #define SMTPD_BARE_REJECT	1
 #define SMTPD_BARE_NO		2
+
+/* smtpd_tls_security_level */
+#define SMTPD_TLS_NONE		0
+#define SMTPD_TLS_MAY		1
+#define SMTPD_TLS_ENCRYPT	2
+
+#define SMTPD_TLS_INFO_MAX	160
+
+struct ssl_ctx_st;
 
 /* One element of a restriction list: a name and, for check_*_access, a map. */
 struct smtpd_restriction {
@@ -117,6 +131,20 @@ struct smtpd_conf {
 	char	**local_users;		/* sorted; passwd snapshot at startup */
 	size_t	 nlocal_users;
 	struct smtpd_restrictions restrictions[SMTPD_R_NLISTS];
+
+	/* smtpd_tls.c and smtpd_auth.c */
+	struct ssl_ctx_st *tls_ctx;	/* NULL: no TLS */
+	int	 tls_level;		/* SMTPD_TLS_* */
+	int	 tls_wrapper;		/* smtpd_tls_wrappermode */
+	int	 tls_auth_only;
+	int	 sasl_enable;
+	int	 sasl_header;		/* ..._authenticated_header */
+	int	 sasl_hide_client;	/* smtpd_sasl_hide_client */
+	long long auth_failure_limit;	/* per IP and window, 0: none */
+	int	 auth_table_fd;		/* smtpd_io.c, -1 at first */
+	struct map_list *password_maps;	/* NULL: could not be opened */
+	char	 password_maps_error[256];
+	struct map_list *sender_login_maps;	/* NULL when unset */
 };
 
 struct smtpd_session {
@@ -140,6 +168,11 @@ struct smtpd_session {
 	int	 esmtp;
 	int	 trusted;		/* in mynetworks */
 	int	 ill_pipelining;	/* "improper command pipelining" logged */
+	int	 tls;			/* the session goes through TLS */
+	char	 tls_info[SMTPD_TLS_INFO_MAX];	/* "TLSv1.3 with cipher" */
+	const char *sasl_method;	/* NULL until AUTH succeeded */
+	char	 sasl_user[AUTH_USER_MAX + 1];
+	long long auth_failures;
 
 	/* counters */
 	unsigned int cmd_ok[SMTPD_NCMDS];
@@ -175,6 +208,8 @@ int	smtpd_conn_enter(struct smtpd_session *, long long *count);
 void	smtpd_conn_leave(struct smtpd_session *);
 /* smtpd_rate_enter: 0, or -1 when the client connects too often */
 int	smtpd_rate_enter(struct smtpd_session *, long long *count);
+/* smtpd_auth_failures: this IP's failed logins in the window (+ add). */
+long long smtpd_auth_failures(struct smtpd_session *, int add);
 
 /* smtpd_session.c */
 void	smtpd_session(int, void *);
@@ -183,7 +218,31 @@ void	smtpd_reply(struct smtpd_session *, const char *, ...)
 int	smtpd_flush(struct smtpd_session *);
 void	smtpd_io_failed(struct smtpd_session *, int);
 const char *smtpd_protocol(const struct smtpd_session *);
+/* smtpd_received_protocol: RFC 3848's ESMTPS, ESMTPA, ESMTPSA... */
+const char *smtpd_received_protocol(const struct smtpd_session *);
+/* smtpd_session_reset: forget what the client said before STARTTLS. */
+void	smtpd_session_reset(struct smtpd_session *);
 const char *smtpd_queue_id(const struct smtpd_session *);
+
+/* smtpd_tls.c */
+void	smtpd_tls_load(struct smtpd_conf *);
+int	smtpd_starttls(struct smtpd_session *, const char *, size_t);
+/* smtpd_tls_wrapper: the handshake of implicit TLS; -1 ends the session. */
+int	smtpd_tls_wrapper(struct smtpd_session *);
+/* smtpd_tls_required: the 530 refusal when TLS must come first, or NULL. */
+const char *smtpd_tls_required(struct smtpd_session *);
+
+/* smtpd_auth.c */
+void	smtpd_auth_load(struct smtpd_conf *);
+int	smtpd_auth(struct smtpd_session *, const char *, size_t);
+/* smtpd_auth_offered: the mechanisms EHLO lists, or NULL for none. */
+const char *smtpd_auth_offered(struct smtpd_session *);
+/*
+ * smtpd_sender_login: reject_sender_login_mismatch for sender (stored
+ * form): 0 allowed, 1 refused (reply set), -1 lookup failure (reply set).
+ */
+int	smtpd_sender_login(struct smtpd_session *, const char *sender,
+	    char *reply, size_t);
 
 /* smtpd_envelope.c */
 const char *smtpd_check_mail(struct smtpd_session *);

@@ -11,6 +11,9 @@
  * A failed BDAT still reads its chunk, so the byte count stays in step.
  * Bare CR/LF follow smtpd_forbid_bare_newline; the deadline restarts at
  * each line end, so a trickling client is cut off by smtpd_timeout.
+ * For an authenticated client (submission) a missing Date: or Message-ID:
+ * is added at the end of the header: the header is held back (at most
+ * header_size_limit bytes) until its end is seen.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -40,6 +43,11 @@ struct smtpd_header_scan {
 	struct buf field;	/* the current field, unfolded, capped */
 	long long hops;		/* Received: fields */
 	char	 message_id[SMTPD_MESSAGE_ID_MAX + 1];
+	int	 has_date;
+	int	 has_message_id;	/* even one too odd to log */
+	uint64_t line_start;	/* header_bytes where this line began */
+	uint64_t end;		/* header_bytes where the body begins */
+	int	 overflow;	/* header_size_limit crossed */
 };
 
 struct smtpd_data_state {
@@ -47,6 +55,8 @@ struct smtpd_data_state {
 	struct smtpd_header_scan header;
 	uint64_t size;		/* content bytes, our Received: included */
 	int	 too_big;
+	int	 fix_header;	/* add a missing Date:/Message-ID: */
+	struct buf held;	/* the header so far, while fix_header */
 };
 
 static void smtpd_received(struct smtpd_session *, struct buf *);
@@ -58,6 +68,12 @@ static void smtpd_header_line(struct smtpd_header_scan *);
 static void smtpd_header_field_done(struct smtpd_header_scan *);
 static int smtpd_header_name(const char *, size_t);
 static int smtpd_printable(const char *, size_t);
+static void smtpd_missing_headers(struct smtpd_session *,
+    struct smtpd_data_state *);
+static void smtpd_held_flush(struct smtpd_session *,
+    struct smtpd_data_state *, int);
+static void smtpd_content_write(struct smtpd_session *,
+    struct smtpd_data_state *, const char *, size_t);
 static int smtpd_data_receive(struct smtpd_session *,
     struct smtpd_data_state *);
 static int smtpd_data_finish(struct smtpd_session *,
@@ -85,7 +101,8 @@ smtpd_check_data(struct smtpd_session *s)
 
 /*
  * Postfix's shape: "for <rcpt>" only with one recipient; the date is the
- * arrival (MAIL FROM) time in RFC 5322 form.
+ * arrival (MAIL FROM) time in RFC 5322 form. smtpd_sasl_hide_client keeps
+ * an authenticated client's host name and address out of it.
  */
 static void
 smtpd_received(struct smtpd_session *s, struct buf *b)
@@ -98,17 +115,26 @@ smtpd_received(struct smtpd_session *s, struct buf *b)
 	if (strftime(date, sizeof(date), "%a, %e %b %Y %H:%M:%S %z (%Z)",
 	    &tm) == 0)
 		strlcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000", sizeof(date));
-	buf_printf(b, "Received: from %s (%s [%s])\n",
-	    *s->helo ? s->helo : s->client_name, s->client_name,
-	    s->client_rfc_addr);
+	if (s->sasl_method != NULL && s->conf->sasl_hide_client)
+		buf_printf(b, "Received: from %s (authenticated client)\n",
+		    *s->helo ? s->helo : "unknown");
+	else
+		buf_printf(b, "Received: from %s (%s [%s])\n",
+		    *s->helo ? s->helo : s->client_name, s->client_name,
+		    s->client_rfc_addr);
+	if (s->tls)
+		buf_printf(b, "\t(using %s)\n\t(No client certificate "
+		    "requested)\n", s->tls_info);
+	if (s->sasl_method != NULL && s->conf->sasl_header)
+		buf_printf(b, "\t(Authenticated sender: %s)\n", s->sasl_user);
 	if (s->nrcpts == 1)
 		buf_printf(b, "\tby %s (%s) with %s id %s\n\tfor <%s>; %s\n",
-		    s->conf->myhostname, s->conf->mail_name, smtpd_protocol(s),
-		    s->queue.id, s->rcpts[0], date);
+		    s->conf->myhostname, s->conf->mail_name,
+		    smtpd_received_protocol(s), s->queue.id, s->rcpts[0], date);
 	else
 		buf_printf(b, "\tby %s (%s) with %s id %s;\n\t%s\n",
-		    s->conf->myhostname, s->conf->mail_name, smtpd_protocol(s),
-		    s->queue.id, date);
+		    s->conf->myhostname, s->conf->mail_name,
+		    smtpd_received_protocol(s), s->queue.id, date);
 }
 
 /* smtpd_printable: printable ASCII and spaces only. */
@@ -148,8 +174,11 @@ smtpd_header_field_done(struct smtpd_header_scan *h)
 		return;
 	if (strncasecmp(h->field.data, "Received:", 9) == 0)
 		h->hops++;
+	else if (strncasecmp(h->field.data, "Date:", 5) == 0)
+		h->has_date = 1;
 	else if (strncasecmp(h->field.data, "Message-ID:", 11) == 0 &&
 	    h->message_id[0] == '\0') {
+		h->has_message_id = 1;
 		v = h->field.data + 11;
 		end = h->field.data + h->field.len;
 		while (v < end && (*v == ' ' || *v == '\t'))
@@ -179,17 +208,20 @@ smtpd_header_line(struct smtpd_header_scan *h)
 	if (len == 0) {
 		smtpd_header_field_done(h);
 		h->in_header = 0;
+		h->end = h->line_start;
 		return;
 	}
 	if (line[0] == ' ' || line[0] == '\t') {
 		if (h->field.len == 0) {
 			h->in_header = 0;	/* no field to continue */
+			h->end = h->line_start;
 			return;
 		}
 	} else {
 		smtpd_header_field_done(h);
 		if (!smtpd_header_name(line, len)) {
 			h->in_header = 0;	/* the body starts here */
+			h->end = h->line_start;
 			return;
 		}
 	}
@@ -207,6 +239,8 @@ smtpd_header_feed(struct smtpd_session *s, struct smtpd_header_scan *h,
 	while (len > 0 && h->in_header) {
 		lf = memchr(p, '\n', len);
 		n = lf ? (size_t)(lf - p) + 1 : len;
+		if (h->line.len == 0)
+			h->line_start = h->header_bytes;
 		room = SMTPD_HEADER_LINE_MAX - h->line.len;
 		buf_append(&h->line, p, n < room ? n : room);
 		h->header_bytes += n;
@@ -217,6 +251,7 @@ smtpd_header_feed(struct smtpd_session *s, struct smtpd_header_scan *h,
 		if (h->header_bytes > (uint64_t)s->conf->header_size_limit) {
 			smtpd_header_field_done(h);
 			h->in_header = 0;
+			h->overflow = 1;
 		}
 		p += n;
 		len -= n;
@@ -224,16 +259,78 @@ smtpd_header_feed(struct smtpd_session *s, struct smtpd_header_scan *h,
 }
 
 static void
-smtpd_content(struct smtpd_session *s, struct smtpd_data_state *st,
+smtpd_content_write(struct smtpd_session *s, struct smtpd_data_state *st,
     const char *p, size_t len)
 {
-	smtpd_header_feed(s, &st->header, p, len);
 	st->size += len;
 	if (s->conf->message_size_limit > 0 &&
 	    st->size > (uint64_t)s->conf->message_size_limit)
 		st->too_big = 1;
 	if (!st->too_big)
 		queue_writer_content(&s->queue, p, len);
+}
+
+/* Postfix's forms: the arrival date, <YYYYMMDDhhmmss.QUEUEID@myhostname>. */
+static void
+smtpd_missing_headers(struct smtpd_session *s, struct smtpd_data_state *st)
+{
+	struct smtpd_header_scan *h = &st->header;
+	char date[64], stamp[32];
+	struct buf add;
+	struct tm tm;
+	time_t t = s->arrival.tv_sec;
+
+	buf_init(&add);
+	localtime_r(&t, &tm);
+	if (!h->has_date && strftime(date, sizeof(date),
+	    "%a, %e %b %Y %H:%M:%S %z (%Z)", &tm) > 0)
+		buf_printf(&add, "Date: %s\n", date);
+	if (!h->has_message_id && strftime(stamp, sizeof(stamp),
+	    "%Y%m%d%H%M%S", &tm) > 0) {
+		snprintf(h->message_id, sizeof(h->message_id), "<%s.%s@%s>",
+		    stamp, s->queue.id, s->conf->myhostname);
+		buf_printf(&add, "Message-ID: %s\n", h->message_id);
+	}
+	if (add.len > 0)
+		smtpd_content_write(s, st, add.data, add.len);
+	buf_free(&add);
+}
+
+/*
+ * smtpd_held_flush: write the held header, the missing fields where the
+ * body begins (or at the end when done and the header never ended).
+ */
+static void
+smtpd_held_flush(struct smtpd_session *s, struct smtpd_data_state *st,
+    int done)
+{
+	struct smtpd_header_scan *h = &st->header;
+	size_t at = st->held.len;
+
+	if (!h->in_header && !h->overflow && h->end <= st->held.len)
+		at = (size_t)h->end;
+	smtpd_content_write(s, st, st->held.data, at);
+	if (!h->overflow && (!h->in_header || (done && (at == 0 ||
+	    st->held.data[at - 1] == '\n'))))
+		smtpd_missing_headers(s, st);
+	smtpd_content_write(s, st, st->held.data + at, st->held.len - at);
+	buf_free(&st->held);
+	buf_init(&st->held);
+	st->fix_header = 0;
+}
+
+static void
+smtpd_content(struct smtpd_session *s, struct smtpd_data_state *st,
+    const char *p, size_t len)
+{
+	smtpd_header_feed(s, &st->header, p, len);
+	if (!st->fix_header) {
+		smtpd_content_write(s, st, p, len);
+		return;
+	}
+	buf_append(&st->held, p, len);
+	if (!st->header.in_header)
+		smtpd_held_flush(s, st, 0);
 }
 
 /* Read up to the end of the data; -1 when the client is gone. */
@@ -355,6 +452,8 @@ smtpd_data_begin(struct smtpd_session *s)
 	st->header.in_header = 1;
 	buf_init(&st->header.line);
 	buf_init(&st->header.field);
+	buf_init(&st->held);
+	st->fix_header = s->sasl_method != NULL;
 	s->data_bytes = 0;
 
 	queue_writer_content_begin(&s->queue);
@@ -373,6 +472,7 @@ smtpd_data_free(struct smtpd_data_state *st)
 		return;
 	buf_free(&st->header.line);
 	buf_free(&st->header.field);
+	buf_free(&st->held);
 	free(st);
 }
 
@@ -416,6 +516,8 @@ smtpd_data(struct smtpd_session *s, const char *args, size_t len)
 	st = smtpd_data_begin(s);
 	if (smtpd_data_receive(s, st) == 0) {
 		s->where = "END-OF-MESSAGE";
+		if (st->fix_header)
+			smtpd_held_flush(s, st, 1);
 		queue_writer_content_end(&s->queue);
 		if (!smtpd_bare_rejected(s, st))
 			rc = smtpd_data_finish(s, st);
@@ -540,6 +642,8 @@ smtpd_bdat(struct smtpd_session *s, const char *args, size_t len)
 	s->where = "END-OF-MESSAGE";
 	if (smtp_bdat_flush(&s->bdat->decoder, held) == 1)
 		smtpd_content(s, s->bdat, held, 1);
+	if (s->bdat->fix_header)
+		smtpd_held_flush(s, s->bdat, 1);
 	queue_writer_content_end(&s->queue);
 	rc = smtpd_data_finish(s, s->bdat);
 	smtpd_transaction_reset(s);

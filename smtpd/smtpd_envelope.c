@@ -320,7 +320,13 @@ smtpd_queue_open(struct smtpd_session *s)
 		return -1;
 	}
 	s->queue_open = 1;
-	log_info("%s: client=%s[%s]", w->id, s->client_name, s->client_addr);
+	if (s->sasl_method != NULL)
+		log_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s",
+		    w->id, s->client_name, s->client_addr, s->sasl_method,
+		    s->sasl_user);
+	else
+		log_info("%s: client=%s[%s]", w->id, s->client_name,
+		    s->client_addr);
 	queue_writer_recordf(w, QREC_TIME, "%lld %ld",
 	    (long long)s->arrival.tv_sec, (long)s->arrival.tv_usec);
 	queue_writer_record(w, QREC_SENDER, s->sender, strlen(s->sender));

@@ -8,6 +8,8 @@
  * Connection rates use a second file, private/smtpd_rates: a bounded
  * hash table of {IP, window start, count}, one window per
  * anvil_rate_time_unit, updated under the same flock as the slots.
+ * Failed logins per IP use a third file of the same shape,
+ * private/smtpd_auth_failures (smtpd_auth_failure_limit).
  * Parameters: smtpd_timeout, smtpd_client_connection_count_limit,
  * smtpd_client_connection_rate_limit, anvil_rate_time_unit,
  * smtpd_client_event_limit_exceptions.
@@ -33,6 +35,7 @@
 #define SMTPD_RATE_FILE		"private/smtpd_rates"
 #define SMTPD_RATE_BUCKETS	4096
 #define SMTPD_RATE_PROBES	16
+#define SMTPD_AUTH_FILE		"private/smtpd_auth_failures"
 
 struct smtpd_rate {
 	struct netaddr ip;
@@ -46,7 +49,8 @@ static ssize_t smtpd_read_hook(struct iobuf *, void *, size_t);
 static ssize_t smtpd_write_hook(struct iobuf *, const void *, size_t);
 static int smtpd_conn_open(struct smtpd_conf *);
 static int smtpd_slot_lock(int, int, short, int);
-static long long smtpd_rate_count(struct smtpd_session *);
+static long long smtpd_window_count(struct smtpd_session *, int *,
+    const char *, int);
 
 void
 smtpd_deadline_start(struct smtpd_session *s)
@@ -226,22 +230,24 @@ smtpd_conn_enter(struct smtpd_session *s, long long *count)
 }
 
 /*
- * smtpd_rate_count: this IP's connections in the current window,
- * including this one; 0 when the table cannot be used (fail open).
- * The caller holds the connection table's flock.
+ * smtpd_window_count: this IP's events in the current window of the table
+ * in file (its descriptor cached in *fdp), after adding add; 0 when the
+ * table cannot be used (fail open). The caller holds the connection
+ * table's flock.
  */
 static long long
-smtpd_rate_count(struct smtpd_session *s)
+smtpd_window_count(struct smtpd_session *s, int *fdp, const char *file,
+    int add)
 {
 	struct smtpd_rate r;
 	uint32_t h = 2166136261u;
 	time_t now = time(NULL);
 	off_t off;
 	size_t i;
-	int b, found = -1, fd = s->conf->rate_table_fd;
+	int b, found = -1, fd = *fdp;
 
-	if (fd < 0 && (fd = s->conf->rate_table_fd = open(SMTPD_RATE_FILE,
-	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+	if (fd < 0 && (fd = *fdp = open(file, O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)
 		return 0;
 	for (i = 0; i < sizeof(s->client_ip); i++)
 		h = (h ^ ((const unsigned char *)&s->client_ip)[i]) * 16777619u;
@@ -263,6 +269,8 @@ smtpd_rate_count(struct smtpd_session *s)
 		r.ip = s->client_ip;
 		r.start = now;
 	}
+	if (add == 0)
+		return r.count;
 	if (r.count < UINT32_MAX)
 		r.count++;
 	if (pwrite(fd, &r, sizeof(r), (off_t)found * (off_t)sizeof(r)) !=
@@ -283,9 +291,29 @@ smtpd_rate_enter(struct smtpd_session *s, long long *count)
 		return 0;
 	if ((fd = smtpd_conn_open(s->conf)) == -1 || flock(fd, LOCK_EX) == -1)
 		return 0;
-	*count = smtpd_rate_count(s);
+	*count = smtpd_window_count(s, &s->conf->rate_table_fd,
+	    SMTPD_RATE_FILE, 1);
 	(void)flock(fd, LOCK_UN);
 	return *count > s->conf->rate_limit ? -1 : 0;
+}
+
+/*
+ * smtpd_auth_failures: this IP's failed logins in the current
+ * anvil_rate_time_unit window, after adding add (0 or 1).
+ */
+long long
+smtpd_auth_failures(struct smtpd_session *s, int add)
+{
+	long long count;
+	int fd;
+
+	if (!s->have_ip || (fd = smtpd_conn_open(s->conf)) == -1 ||
+	    flock(fd, LOCK_EX) == -1)
+		return 0;
+	count = smtpd_window_count(s, &s->conf->auth_table_fd, SMTPD_AUTH_FILE,
+	    add);
+	(void)flock(fd, LOCK_UN);
+	return count;
 }
 
 void

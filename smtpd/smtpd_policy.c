@@ -33,6 +33,7 @@ struct smtpd_eval {
 	const char *shown;		/* recipient as the client gave it */
 	char	*reply;
 	size_t	 replylen;
+	int	 list;			/* enum smtpd_restriction_list */
 };
 
 static const char *smtpd_list_params[SMTPD_R_NLISTS] = {
@@ -51,7 +52,7 @@ static const char *smtpd_known[] = {
 	"check_recipient_access", "reject_non_fqdn_sender",
 	"reject_non_fqdn_recipient", "reject_non_fqdn_helo_hostname",
 	"reject_unknown_sender_domain", "reject_unlisted_recipient",
-	"reject_unlisted_sender", NULL
+	"reject_unlisted_sender", "reject_sender_login_mismatch", NULL
 };
 
 static void smtpd_list_load(struct smtpd_restrictions *, const char *,
@@ -334,6 +335,13 @@ smtpd_element(struct smtpd_eval *ev, const struct smtpd_restriction *e)
 	ours = ev->rcpt->class != SMTPD_CLASS_FOREIGN;
 	if (strcmp(n, "permit") == 0)
 		return R_PERMIT;
+	if ((strcmp(n, "reject") == 0 || strcmp(n, "defer") == 0) &&
+	    ev->list == SMTPD_R_CLIENT) {
+		snprintf(ev->reply, ev->replylen, "%s <%s[%s]>: Client host "
+		    "rejected: Access denied", *n == 'r' ? "554 5.7.1" :
+		    "450 4.7.1", s->client_name, s->client_addr);
+		return R_REJECT;
+	}
 	if (strcmp(n, "reject") == 0 || strcmp(n, "defer") == 0) {
 		snprintf(ev->reply, ev->replylen, "%s <%s>: Recipient address "
 		    "rejected: Access denied", *n == 'r' ? "554 5.7.1" :
@@ -342,9 +350,13 @@ smtpd_element(struct smtpd_eval *ev, const struct smtpd_restriction *e)
 	}
 	if (strcmp(n, "permit_mynetworks") == 0)
 		return s->trusted ? R_PERMIT : R_DUNNO;
-	if (strcmp(n, "permit_sasl_authenticated") == 0 ||
-	    strcmp(n, "reject_unlisted_sender") == 0)
+	if (strcmp(n, "permit_sasl_authenticated") == 0)
+		return s->sasl_method != NULL ? R_PERMIT : R_DUNNO;
+	if (strcmp(n, "reject_unlisted_sender") == 0)
 		return R_DUNNO;
+	if (strcmp(n, "reject_sender_login_mismatch") == 0)
+		return smtpd_sender_login(s, s->sender, ev->reply,
+		    ev->replylen) == 0 ? R_DUNNO : R_REJECT;
 	if (strcmp(n, "permit_auth_destination") == 0)
 		return ours ? R_PERMIT : R_DUNNO;
 	if (strcmp(n, "reject_unauth_destination") == 0 ||
@@ -412,7 +424,7 @@ int
 smtpd_rcpt_policy(struct smtpd_session *s, const char *address,
     const char *shown, struct smtpd_resolved *r, char *reply, size_t replylen)
 {
-	struct smtpd_eval ev = { s, r, shown, reply, replylen };
+	struct smtpd_eval ev = { s, r, shown, reply, replylen, 0 };
 	int i, rc;
 
 	if (smtpd_resolve(s, address, r) == -1) {
@@ -420,10 +432,12 @@ smtpd_rcpt_policy(struct smtpd_session *s, const char *address,
 		    "failure", shown);
 		return SMTPD_REJECT;
 	}
-	for (i = 0; i < SMTPD_R_NLISTS; i++)
+	for (i = 0; i < SMTPD_R_NLISTS; i++) {
+		ev.list = i;
 		if (smtpd_list_eval(&ev, &s->conf->restrictions[i]) ==
 		    R_REJECT)
 			return SMTPD_REJECT;
+	}
 	rc = smtpd_recipient_known(s, r, shown, reply, replylen);
 	if (rc == -1)
 		snprintf(reply, replylen, "451 4.3.0 <%s>: Temporary lookup "

@@ -26,9 +26,11 @@
 #include "core/xmalloc.h"
 #include "proto/smtp_command.h"
 #include "smtpd/smtpd.h"
+#include "tls/tls_server.h"
 
 #define SMTPD_CMD_JUNK	0x01	/* counts against smtpd_junk_command_limit */
 #define SMTPD_CMD_LAST	0x02	/* must be the last of a pipelined group */
+#define SMTPD_CMD_CLEAR	0x04	/* served before STARTTLS under "encrypt" */
 #define SMTPD_PEEK_MAX	100	/* of the next input, in log lines */
 
 struct smtpd_command {
@@ -50,21 +52,29 @@ static int smtpd_help(struct smtpd_session *, const char *, size_t);
 
 /* Indexed by enum smtpd_cmd_index; the order is Postfix's log order. */
 static const struct smtpd_command smtpd_commands[SMTPD_CMD_UNKNOWN] = {
-	[SMTPD_CMD_HELO] = { "HELO", "helo", SMTPD_CMD_LAST, NULL, smtpd_helo },
-	[SMTPD_CMD_EHLO] = { "EHLO", "ehlo", SMTPD_CMD_LAST, NULL, smtpd_ehlo },
+	[SMTPD_CMD_HELO] = { "HELO", "helo", SMTPD_CMD_LAST | SMTPD_CMD_CLEAR,
+	    NULL, smtpd_helo },
+	[SMTPD_CMD_EHLO] = { "EHLO", "ehlo", SMTPD_CMD_LAST | SMTPD_CMD_CLEAR,
+	    NULL, smtpd_ehlo },
+	[SMTPD_CMD_STARTTLS] = { "STARTTLS", "starttls",
+	    SMTPD_CMD_LAST | SMTPD_CMD_CLEAR, NULL, smtpd_starttls },
+	[SMTPD_CMD_AUTH] = { "AUTH", "auth", 0, NULL, smtpd_auth },
 	[SMTPD_CMD_MAIL] = { "MAIL", "mail", 0, smtpd_check_mail, smtpd_mail },
 	[SMTPD_CMD_RCPT] = { "RCPT", "rcpt", 0, smtpd_check_rcpt, smtpd_rcpt },
 	[SMTPD_CMD_DATA] = { "DATA", "data", SMTPD_CMD_LAST, smtpd_check_data,
 	    smtpd_data },
 	[SMTPD_CMD_BDAT] = { "BDAT", "bdat", 0, NULL, smtpd_bdat },
-	[SMTPD_CMD_RSET] = { "RSET", "rset", SMTPD_CMD_JUNK, NULL, smtpd_rset },
-	[SMTPD_CMD_NOOP] = { "NOOP", "noop", SMTPD_CMD_JUNK, NULL, smtpd_noop },
+	[SMTPD_CMD_RSET] = { "RSET", "rset", SMTPD_CMD_JUNK | SMTPD_CMD_CLEAR,
+	    NULL, smtpd_rset },
+	[SMTPD_CMD_NOOP] = { "NOOP", "noop", SMTPD_CMD_JUNK | SMTPD_CMD_CLEAR,
+	    NULL, smtpd_noop },
 	[SMTPD_CMD_VRFY] = { "VRFY", "vrfy", SMTPD_CMD_JUNK | SMTPD_CMD_LAST,
 	    NULL, smtpd_vrfy },
 	[SMTPD_CMD_EXPN] = { "EXPN", "expn", SMTPD_CMD_JUNK | SMTPD_CMD_LAST,
 	    NULL, smtpd_expn },
 	[SMTPD_CMD_HELP] = { "HELP", "help", SMTPD_CMD_JUNK, NULL, smtpd_help },
-	[SMTPD_CMD_QUIT] = { "QUIT", "quit", 0, NULL, smtpd_quit },
+	[SMTPD_CMD_QUIT] = { "QUIT", "quit", SMTPD_CMD_CLEAR, NULL,
+	    smtpd_quit },
 };
 
 static void smtpd_peer(struct smtpd_session *, int);
@@ -86,6 +96,29 @@ const char *
 smtpd_protocol(const struct smtpd_session *s)
 {
 	return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+/* RFC 3848: S for TLS, A for an authenticated client. */
+const char *
+smtpd_received_protocol(const struct smtpd_session *s)
+{
+	static const char *names[] = { "ESMTP", "ESMTPS", "ESMTPA",
+	    "ESMTPSA" };
+
+	if (!s->esmtp)
+		return "SMTP";
+	return names[(s->tls ? 1 : 0) + (s->sasl_method != NULL ? 2 : 0)];
+}
+
+/* After STARTTLS (RFC 3207 4.2): as if the client had just connected. */
+void
+smtpd_session_reset(struct smtpd_session *s)
+{
+	smtpd_transaction_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	s->sasl_method = NULL;
+	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
 }
 
 const char *
@@ -271,7 +304,7 @@ smtpd_ascii(const char *p, size_t len)
 static int
 smtpd_hello(struct smtpd_session *s, const char *args, size_t len, int esmtp)
 {
-	const char *verb = esmtp ? "EHLO" : "HELO";
+	const char *verb = esmtp ? "EHLO" : "HELO", *mechs;
 
 	/* No SMTPUTF8: an 8-bit name would end up raw in Received:. */
 	if (len == 0 || len > SMTPD_HOST_MAX || !smtpd_ascii(args, len)) {
@@ -294,6 +327,10 @@ smtpd_hello(struct smtpd_session *s, const char *args, size_t len, int esmtp)
 		    s->conf->message_size_limit);
 	else
 		iobuf_puts(&s->io, "250-SIZE\r\n");
+	if (s->conf->tls_ctx != NULL && !s->tls)
+		iobuf_puts(&s->io, "250-STARTTLS\r\n");
+	if ((mechs = smtpd_auth_offered(s)) != NULL)
+		iobuf_printf(&s->io, "250-AUTH %s\r\n", mechs);
 	iobuf_puts(&s->io, "250-ENHANCEDSTATUSCODES\r\n");
 	iobuf_puts(&s->io, "250-8BITMIME\r\n");
 	iobuf_puts(&s->io, "250-DSN\r\n");
@@ -360,8 +397,8 @@ smtpd_help(struct smtpd_session *s, const char *args, size_t len)
 {
 	(void)args;
 	(void)len;
-	smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET "
-	    "NOOP VRFY HELP QUIT");
+	smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT "
+	    "DATA BDAT RSET NOOP VRFY HELP QUIT");
 	return 0;
 }
 
@@ -500,6 +537,11 @@ smtpd_dispatch(struct smtpd_session *s)
 	if ((c->flags & SMTPD_CMD_JUNK) &&
 	    ++s->junk > s->conf->junk_command_limit)
 		s->errors++;
+	if (!(c->flags & SMTPD_CMD_CLEAR) &&
+	    (refusal = smtpd_tls_required(s)) != NULL) {
+		smtpd_reply(s, "%s", refusal);
+		return;
+	}
 	if (c->check != NULL && (refusal = c->check(s)) != NULL) {
 		smtpd_reply(s, "%s", refusal);
 		return;
@@ -576,6 +618,8 @@ smtpd_session(int fd, void *ctx)
 	log_info("connect from %s[%s]", s->client_name, s->client_addr);
 	if (smtpd_client_limit(s))
 		s->quit = 1;
+	else if (smtpd_tls_wrapper(s) == -1)
+		s->quit = 1;
 	else
 		smtpd_reply(s, "220 %s", s->conf->banner);
 	while (!s->quit && !s->dead && smtpd_read_command(s) >= 0) {
@@ -595,6 +639,7 @@ smtpd_session(int fd, void *ctx)
 	smtpd_transaction_reset(s);
 	smtpd_log_disconnect(s);
 	smtpd_conn_leave(s);
+	tls_server_end(&s->io);
 	close(fd);
 	iobuf_free(&s->io);
 	buf_free(&s->line);

@@ -1,15 +1,18 @@
 /*
  * service: option parsing, the accept loop and busy/idle reports for a
  * pooled daemon. The listening socket is non-blocking and shared by the
- * whole pool: an accept that loses the race gets EAGAIN and waits again.
+ * whole pool: each idle process waits on it through its own epoll set with
+ * EPOLLEXCLUSIVE, so a new client wakes one process, not the whole pool; an
+ * accept that still loses a race gets EAGAIN and waits again.
  */
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/fileutil.h"
@@ -17,7 +20,12 @@
 #include "core/xmalloc.h"
 #include "ipc/service.h"
 
+#define SERVICE_TICK_MS	1000	/* idle wait step with a pre_accept hook */
+
 static volatile sig_atomic_t service_term;
+
+static int service_waiter(void);
+static time_t service_now(void);
 
 static void
 service_sigterm(int sig)
@@ -102,28 +110,77 @@ service_status(int avail)
 		exit(0);		/* master is gone; so are we */
 }
 
+/* Seconds on the monotonic clock (idle time). */
+static time_t
+service_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * An epoll set holding the listening socket with EPOLLEXCLUSIVE: the
+ * kernel wakes one exclusive waiter per new connection (Linux 4.5+).
+ * Level-triggered, so a client another process did not take wakes us again.
+ */
+static int
+service_waiter(void)
+{
+	struct epoll_event ev;
+	int ep;
+
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, MASTER_LISTEN_FD, &ev) == -1)
+		fatal("epoll_ctl");
+	return ep;
+}
+
 void
 service_serve(struct config *cfg, service_handler handler, void *ctx)
 {
+	service_serve_pre(cfg, handler, NULL, ctx);
+}
+
+/*
+ * With pre_accept the wait ticks every SERVICE_TICK_MS: pre_accept runs on
+ * each tick too, so an idle process whose maps changed leaves within a
+ * tick, and each tick tries one accept: a client whose exclusive wakeup
+ * went to a process that left (pre_accept) is not stranded.
+ */
+void
+service_serve_pre(struct config *cfg, service_handler handler,
+    service_pre_accept pre_accept, void *ctx)
+{
 	long long max_use, max_idle, served = 0;
-	struct pollfd pfd;
-	int client, rc;
+	struct epoll_event ev;
+	int client, rc, ep, timeout;
+	time_t idle_since = service_now();
 
 	max_use = config_get_int(cfg, "max_use");
 	max_idle = config_get_time(cfg, "max_idle");
 	set_nonblock(MASTER_LISTEN_FD, 1);
+	ep = service_waiter();
+	timeout = max_idle > 0 ? (int)max_idle * 1000 : -1;
+	if (pre_accept != NULL)
+		timeout = SERVICE_TICK_MS;
 	for (;;) {
 		if (service_term)
 			exit(0);
-		pfd.fd = MASTER_LISTEN_FD;
-		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, max_idle > 0 ? (int)max_idle * 1000 : -1);
+		rc = epoll_wait(ep, &ev, 1, timeout);
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == -1)
-			fatal("poll");
-		if (rc == 0)
+			fatal("epoll_wait");
+		if (rc == 0 && (pre_accept == NULL || (max_idle > 0 &&
+		    service_now() - idle_since >= max_idle)))
 			exit(0);	/* idle too long */
+		if (pre_accept != NULL)
+			pre_accept(ctx);
 		client = accept4(MASTER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
 		if (client == -1) {
 			if (errno == EAGAIN || errno == EINTR ||
@@ -138,5 +195,6 @@ service_serve(struct config *cfg, service_handler handler, void *ctx)
 		if (service_term || (max_use > 0 && served >= max_use))
 			exit(0);
 		service_status(MASTER_STAT_AVAIL);
+		idle_since = service_now();
 	}
 }

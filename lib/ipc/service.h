@@ -52,6 +52,15 @@ typedef void (*service_handler)(int client, void *ctx);
  */
 __attribute__((__noreturn__)) void service_serve(struct config *,
 	    service_handler, void *ctx);
+/*
+ * service_serve_pre: the same, calling pre_accept(ctx) whenever a client
+ * is waiting, before taking it, and once a second while idle: pre_accept
+ * may exit(0) to leave the client to a fresh process (a map replaced
+ * while this one sat idle; Postfix's pre_accept).
+ */
+typedef void (*service_pre_accept)(void *ctx);
+__attribute__((__noreturn__)) void service_serve_pre(struct config *,
+	    service_handler, service_pre_accept, void *ctx);
 /* service_stopping: non-zero once SIGTERM has asked us to finish. */
 int	service_stopping(void);
 

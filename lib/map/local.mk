@@ -3,7 +3,8 @@ lib_libpostilion_a_SOURCES += \
 	lib/map/map_text.c lib/map/map_build.c \
 	lib/map/map_db.c lib/map/map_mem.c \
 	lib/map/passwd.c lib/map/passwd.h \
-	lib/map/alias_expand.c lib/map/alias_expand.h
+	lib/map/alias_expand.c lib/map/alias_expand.h \
+	lib/map/map_passwdfile.c
 
 if HAVE_CRITERION
 check_PROGRAMS += tests/unit/test_map

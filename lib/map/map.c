@@ -24,6 +24,7 @@ static const struct map_ops *const map_backends[] = {
 	&map_texthash_ops,
 	&map_inline_ops,
 	&map_static_ops,
+	&map_passwdfile_ops,
 };
 
 const struct map_ops *

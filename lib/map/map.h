@@ -2,7 +2,8 @@
  * map: Postfix-style "type:name" lookup tables behind one interface, so a
  * new backend (LMDB) is one more file. Types: hash: and btree: (Berkeley DB
  * file NAME.db built from the text file NAME), texthash: (the text file read
- * at open), inline:{ key=value, ... }, static:VALUE (every key).
+ * at open), inline:{ key=value, ... }, static:VALUE (every key),
+ * passwd-file: (a Dovecot passwd-file: user -> password field).
  * Keys are looked up in lower case (map build folds them), as Postfix does.
  * Security: open maps before the privilege drop; a handle keeps working
  * inside a chroot, and map_changed() tells when the file was replaced.

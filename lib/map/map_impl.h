@@ -47,6 +47,7 @@ extern const struct map_ops map_btree_ops;
 extern const struct map_ops map_texthash_ops;
 extern const struct map_ops map_inline_ops;
 extern const struct map_ops map_static_ops;
+extern const struct map_ops map_passwdfile_ops;
 
 /* map_ops_find: the backend of a "type:name" spec; *name points past ':'. */
 const struct map_ops *map_ops_find(const char *spec, const char **name);

@@ -40,3 +40,23 @@ tests_fuzz_fuzz_smtp_reply_SOURCES = tests/fuzz/fuzz_smtp_reply.c \
 tests_fuzz_fuzz_smtp_reply_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DFUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/fuzz/corpus"'
 EXTRA_DIST += tests/fuzz/corpus/smtp_reply
+
+# lib/proto/imap: the IMAP command reader and parser (tests: imapd/local.mk).
+lib_libpostilion_a_SOURCES += lib/proto/imap.c lib/proto/imap.h
+
+# lib/proto/mime: MIME tree, ENVELOPE, BODYSTRUCTURE and BODY[section] for
+# imapd (tests: test_mime; fuzz target fuzz_mime, corpus tests/fuzz/corpus/mime).
+lib_libpostilion_a_SOURCES += lib/proto/mime.c lib/proto/mime.h
+if HAVE_CRITERION
+check_PROGRAMS += tests/unit/test_mime
+TESTS += tests/unit/test_mime
+tests_unit_test_mime_SOURCES = tests/unit/test_mime.c
+tests_unit_test_mime_LDADD = $(LDADD) $(CRITERION_LIBS)
+endif
+# The MIME fuzz target, replaying tests/fuzz/corpus/mime plus spliced inputs.
+check_PROGRAMS += tests/fuzz/fuzz_mime
+TESTS += tests/fuzz/fuzz_mime
+tests_fuzz_fuzz_mime_SOURCES = tests/fuzz/fuzz_mime.c
+tests_fuzz_fuzz_mime_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/mime"'
+EXTRA_DIST += tests/fuzz/corpus/mime

@@ -19,8 +19,22 @@
 #include "queue/queue.h"
 
 #define QUEUE_FLUSH_AT	(64 * 1024)
+#define QUEUE_READ_AHEAD	(16 * 1024)
+
+/*
+ * Reads of a queue file's records through one window: a small message is
+ * parsed from a single pread, a large one costs one more for END.
+ */
+struct queue_reader {
+	int	 fd;
+	off_t	 size;		/* of the file */
+	off_t	 off;		/* of data[0] */
+	size_t	 len;		/* valid bytes in data */
+	unsigned char data[QUEUE_READ_AHEAD];
+};
 
 static void queue_writer_flush(struct queue_writer *);
+static int queue_reader_get(struct queue_reader *, void *, size_t, off_t);
 static void queue_put_header(unsigned char *, int, uint32_t);
 static const struct queue_rcpt *queue_rcpt_find(const struct queue_message *,
     const struct queue_rcpt *);
@@ -250,12 +264,46 @@ queue_writer_abort(struct queue_writer *w)
 	buf_free(&w->pending);
 }
 
+/*
+ * len bytes at off into out: from the window when they are in it, else
+ * one pread that also refills the window from off. 0 or -1.
+ */
+static int
+queue_reader_get(struct queue_reader *r, void *out, size_t len, off_t off)
+{
+	size_t want;
+	ssize_t n;
+
+	if (off >= r->off && off + (off_t)len <= r->off + (off_t)r->len) {
+		memcpy(out, r->data + (off - r->off), len);
+		return 0;
+	}
+	if (len > sizeof(r->data))
+		return pread_full(r->fd, out, len, off);
+	want = sizeof(r->data);
+	if (off + (off_t)want > r->size)
+		want = (size_t)(r->size - off);
+	if (want < len)
+		want = len;
+	do
+		n = pread(r->fd, r->data, want, off);
+	while (n == -1 && errno == EINTR);
+	if (n < 0 || (size_t)n < len) {
+		r->len = 0;
+		return pread_full(r->fd, out, len, off);
+	}
+	r->off = off;
+	r->len = (size_t)n;
+	memcpy(out, r->data, len);
+	return 0;
+}
+
 static char *
-queue_read_string(int fd, off_t off, uint32_t len)
+queue_read_string(struct queue_reader *r, off_t off, uint32_t len)
 {
 	char *s = xmalloc((size_t)len + 1);
 
-	if (pread_full(fd, s, len, off) == -1) {
+	if (queue_reader_get(r, s, len, off) == -1) {
 		free(s);
 		return NULL;
 	}
@@ -268,8 +316,8 @@ queue_read_string(int fd, off_t off, uint32_t len)
 }
 
 static int
-queue_read_record(struct queue_message *m, int fd, int type, off_t off,
-    uint32_t len, struct queue_rcpt *next)
+queue_read_record(struct queue_message *m, struct queue_reader *r, int type,
+    off_t off, uint32_t len, struct queue_rcpt *next)
 {
 	char *s, *eq;
 
@@ -279,7 +327,7 @@ queue_read_record(struct queue_message *m, int fd, int type, off_t off,
 		return 0;
 	}
 	if (len > QUEUE_REC_MAX ||
-	    (s = queue_read_string(fd, off + QREC_HDR_SIZE, len)) == NULL)
+	    (s = queue_read_string(r, off + QREC_HDR_SIZE, len)) == NULL)
 		return -1;
 	switch (type) {
 	case QREC_TIME:
@@ -340,6 +388,7 @@ queue_file_read(int fd, struct queue_message *m, char *err, size_t errlen)
 	off_t off = 0;
 	uint32_t len;
 	struct queue_rcpt next = { NULL, NULL, 0, 0, NULL };
+	struct queue_reader *r;
 	int type, ended = 0;
 
 	memset(m, 0, sizeof(*m));
@@ -348,13 +397,16 @@ queue_file_read(int fd, struct queue_message *m, char *err, size_t errlen)
 		snprintf(err, errlen, "fstat: %s", strerror(errno));
 		return -1;
 	}
+	r = xcalloc(1, sizeof(*r));
+	r->fd = fd;
+	r->size = st.st_size;
 	while (off < st.st_size) {
 		if (ended) {
 			snprintf(err, errlen, "data after END record");
 			goto fail;
 		}
 		if (off + QREC_HDR_SIZE > st.st_size ||
-		    pread_full(fd, h, sizeof(h), off) == -1) {
+		    queue_reader_get(r, h, sizeof(h), off) == -1) {
 			snprintf(err, errlen, "truncated record header at %lld",
 			    (long long)off);
 			goto fail;
@@ -369,7 +421,7 @@ queue_file_read(int fd, struct queue_message *m, char *err, size_t errlen)
 		}
 		if (type == QREC_END) {
 			ended = 1;
-		} else if (queue_read_record(m, fd, type, off, len, &next) == -1) {
+		} else if (queue_read_record(m, r, type, off, len, &next) == -1) {
 			snprintf(err, errlen, "bad record type %d at %lld",
 			    type, (long long)off);
 			goto fail;
@@ -387,8 +439,10 @@ queue_file_read(int fd, struct queue_message *m, char *err, size_t errlen)
 		snprintf(err, errlen, "missing sender or content record");
 		goto fail;
 	}
+	free(r);
 	return 0;
 fail:
+	free(r);
 	free(next.orcpt);
 	free(next.notify);
 	queue_message_free(m);

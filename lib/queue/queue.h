@@ -50,6 +50,7 @@
 #define QUEUE_DEFERRED	"deferred"
 #define QUEUE_HOLD	"hold"
 #define QUEUE_CORRUPT	"corrupt"
+#define QUEUE_TRASH	"trash"	/* removed files awaiting unlink (qmgr) */
 
 struct queue_writer {
 	int	 fd;

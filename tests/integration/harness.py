@@ -4,6 +4,8 @@ starts is found by PID and must be gone after stop()."""
 
 import os
 import pwd
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -79,6 +81,7 @@ class Instance:
         self.postilion_bin = os.path.join(TOP_BUILDDIR, "cli", "postilion")
         self.smtp_port = free_port()
         self.pop3_port = free_port()
+        self.imap_port = free_port()
         self.master_pid = None
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write(f"""# test instance
@@ -107,11 +110,27 @@ qmgr      unix  n  -  y  300  1  qmgr
 local     unix  -  n  y  -    -  deliver -t local
 smtp      unix  -  -  y  -    -  deliver -t smtp
 127.0.0.1:{self.pop3_port} inet n - y - 20 pop3d
+127.0.0.1:{self.imap_port} inet n - y - 20 imapd
 {master_extra}
 """)
         for name in ("vmailbox", "passwd"):
             open(os.path.join(self.conf, name), "w").close()
             self.cli("map", "build", "hash:" + os.path.join(self.conf, name))
+
+    def make_cert(self, cn="mx.example.test"):
+        """A self-signed EC certificate and key (0600) in the config
+        directory; returns (cert, key) paths for smtpd_tls_cert_file and
+        smtpd_tls_key_file."""
+        cert = os.path.join(self.conf, "cert.pem")
+        key = os.path.join(self.conf, "key.pem")
+        if not os.path.exists(cert):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                            "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-days", "2", "-subj", "/CN=" + cn,
+                            "-keyout", key, "-out", cert],
+                           check=True, capture_output=True)
+            os.chmod(key, 0o600)
+        return cert, key
 
     # --- commands -------------------------------------------------------
     def cli(self, *args, input_text=None, check=True):
@@ -213,6 +232,32 @@ smtp      unix  -  -  y  -    -  deliver -t smtp
         return wait_for(found, timeout=timeout, interval=0.1,
                         what="log line containing %r" % needle)
 
+    def bad_log_lines(self, *allowed):
+        """Log lines telling of a crash, a fatal error or a warning, less
+        those warnings containing one of the allowed strings."""
+        return [l for l in self.log().splitlines()
+                if "killed by signal" in l or "exit status" in l or
+                "fatal:" in l or ("warning:" in l and
+                                  not any(a in l for a in allowed))]
+
+    def fail2ban_regex(self, filter_spec):
+        """Run fail2ban's own fail2ban-regex over the maillog with a
+        filter such as 'postfix[mode=auth, _daemon="..."]' (a name in
+        /etc/fail2ban/filter.d); returns (matched line count, output)."""
+        exe = shutil.which("fail2ban-regex")
+        if exe is None:
+            raise AssertionError("fail2ban-regex is not installed "
+                                 "(Debian package fail2ban)")
+        proc = subprocess.run(
+            [exe, self.maillog, "/etc/fail2ban/filter.d/" + filter_spec],
+            capture_output=True, text=True, timeout=120)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out
+        m = re.search(r"^Lines: \d+ lines, \d+ ignored, (\d+) matched", out,
+                      re.M)
+        assert m, out
+        return int(m.group(1)), out
+
     def maildir(self, address):
         local, domain = address.split("@")
         return os.path.join(self.mail, domain, local)
@@ -234,6 +279,41 @@ smtp      unix  -  -  y  -    -  deliver -t smtp
             if os.path.isdir(d):
                 out += [os.path.join(d, n) for n in os.listdir(d)]
         return out
+
+
+class LineClient:
+    """A raw line-protocol client (SMTP, POP3, IMAP tests): connects from
+    source, optionally wraps the socket in TLS at once (context), and
+    reads CRLF lines; starttls(context) wraps it later."""
+
+    def __init__(self, port, source="127.0.0.1", context=None, timeout=15):
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout,
+            source_address=(source, 0))
+        if context is not None:
+            self.sock = context.wrap_socket(self.sock)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def line(self):
+        """The next line without its CRLF, as text."""
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; have %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def starttls(self, context):
+        """Wrap the socket; nothing may be buffered from the clear."""
+        assert self.buf == b"", self.buf
+        self.sock = context.wrap_socket(self.sock)
+
+    def close(self):
+        self.sock.close()
 
 
 class TAP:

@@ -872,7 +872,10 @@ def full_disk_defers_then_delivers_with_static_uid():
     st = os.stat(f)
     assert st.st_uid == STATIC_ID and st.st_gid == STATIC_ID, (st.st_uid, st.st_gid)
     assert "dsn=2.0.0, status=sent (delivered to maildir)" in full.log()
-    assert not full.queue_files()
+    # The Maildir file is on disk before qmgr hears the reply and removes
+    # the queue file: wait for that removal, do not race it.
+    wait_for(lambda: not full.queue_files(), timeout=20,
+             what="queue empty: %r" % full.queue_files())
 
 
 def alias_line(rcpt):

@@ -11,8 +11,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Instance, TAP, free_port, wait_for  # noqa: E402
 
 crash_port = free_port()
-# "imapd" is only a stub that exits at once: a perfect crash loop.
-inst = Instance(master_extra="127.0.0.1:%d inet n - n - 5 imapd\n" % crash_port)
+# imapd with an invalid parameter exits at startup: a perfect crash loop.
+inst = Instance(master_extra="127.0.0.1:%d inet n - n - 5 imapd"
+                " -o imapd_nesting_limit=1\n" % crash_port)
 tap = TAP(inst)
 
 

@@ -38,6 +38,7 @@ class FlakyServer:
         self.accepted = []
         self.sessions = 0
         self.max_sessions = 0
+        self.open = set()
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -58,10 +59,19 @@ class FlakyServer:
         with self.lock:
             self.sessions += 1
             self.max_sessions = max(self.max_sessions, self.sessions)
+            self.open.add(conn)
         try:
             self.dialogue(conn)
         finally:
-            with self.lock:
+            self.end(conn)
+
+    def end(self, conn):
+        # A session ends at QUIT, before the 221: once the client has the
+        # 221 it may report back and qmgr may start the next session, so
+        # counting the end later would measure this thread's lag.
+        with self.lock:
+            if conn in self.open:
+                self.open.discard(conn)
                 self.sessions -= 1
 
     def dialogue(self, conn):
@@ -93,6 +103,7 @@ class FlakyServer:
                         self.accepted.append(data)
                         conn.sendall(b"250 2.0.0 queued as FLAKY\r\n")
                 elif verb == b"QUIT":
+                    self.end(conn)
                     conn.sendall(b"221 bye\r\n")
                     return
                 else:
@@ -671,6 +682,69 @@ def kill_9_during_a_load_loses_nothing():
     wait_for(lambda: not [f for f in crash.queue_files()
                           if not os.path.basename(f).startswith(".")],
              timeout=60, what="empty queue: %r" % crash.queue_files())
+
+
+@tap.test
+def a_file_left_in_trash_is_removed_at_start_never_delivered():
+    """qmgr renames a finished file into trash/ and a remover thread
+    unlinks it; a kill -9 in between leaves it there. The next qmgr
+    removes it, and nothing reads trash/, so it is never delivered."""
+    trash = os.path.join(crash.queue, "trash")
+    wait_for(lambda: os.path.isdir(trash), what="trash/")
+    data = (queue_record("T", "%d 0" % int(time.time())) +
+            queue_record("S", USER) + queue_record("R", USER) +
+            queue_record("C", "Subject: from the trash\n\nold\n") +
+            queue_record("E", ""))
+    path = os.path.join(trash, "ABCDE12345")
+    with open(path, "wb") as f:
+        f.write(data)
+    if IS_ROOT:
+        shutil.chown(path, MAIL_OWNER)
+    for pid in crash.pids_of("qmgr"):
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not os.path.exists(path), timeout=60,
+             what="trash/ swept by the new qmgr")
+    send(crash, [USER], "after the sweep")
+    wait_for(lambda: any(m["Subject"] == "after the sweep"
+                         for m in mails(crash)), timeout=60,
+             what="delivery after the sweep")
+    assert not any(m["Subject"] == "from the trash" for m in mails(crash))
+
+
+@tap.test
+def removal_hand_off_past_its_bound_still_removes_everything():
+    """One remover thread and a hand-off queue of one: most removals find
+    the queue full and unlink in qmgr itself. Every message arrives and
+    nothing stays in active/ or trash/."""
+    tight = make_instance("qmgr_remove_threads = 1\n"
+                          "qmgr_remove_queue_limit = 1\n")
+    try:
+        tight.add_user(USER, "pw-demo-1")
+        tight.start()
+        tight.wait_log("daemon started")
+
+        def sender(k):
+            with smtplib.SMTP("127.0.0.1", tight.smtp_port, timeout=30) as s:
+                for n in range(k, 120, 4):
+                    s.sendmail("sender@example.org", [USER],
+                               "Subject: tight %d\r\n\r\nbody %d\r\n" % (n, n))
+
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        wait_for(lambda: len(tight.maildir_files(USER)) >= 120, timeout=60,
+                 what="120 messages delivered")
+        subjects = sorted(m["Subject"] for m in mails(tight))
+        assert subjects == sorted("tight %d" % n for n in range(120)), subjects
+        wait_for(lambda: not tight.queue_files("incoming", "active", "trash"),
+                 timeout=30, what="active/ and trash/ empty")
+        bad = [l for l in tight.log().splitlines()
+               if "fatal:" in l or "warning:" in l]
+        assert not bad, bad
+    finally:
+        tight.destroy()
 
 
 def fill_disk(path):

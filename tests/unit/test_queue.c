@@ -200,6 +200,63 @@ Test(queue, big_content_streams)
 	close(fd);
 }
 
+/*
+ * Records are parsed through a read window (16 KiB): recipients that
+ * straddle and pass its end, a record larger than the window, content
+ * beyond it, and every cut of such a file must read as before.
+ */
+Test(queue, records_across_the_read_window)
+{
+	struct queue_writer w;
+	struct queue_message m;
+	struct stat st;
+	char path[128], err[128], addr[64], *big;
+	off_t cut;
+	int fd, i;
+
+	cr_assert_eq(queue_writer_open(&w, "incoming"), 0);
+	queue_writer_record(&w, QREC_SENDER, "s@example.org", 13);
+	big = malloc(40000);
+	memset(big, 'v', 40000);
+	memcpy(big, "big=", 4);
+	queue_writer_record(&w, QREC_ATTR, big, 40000);	/* > the window */
+	for (i = 0; i < 1500; i++) {
+		snprintf(addr, sizeof(addr), "rcpt%04d@example.com", i);
+		queue_writer_record(&w, QREC_RCPT, addr, strlen(addr));
+	}
+	queue_writer_content_begin(&w);
+	queue_writer_content(&w, big, 40000);
+	queue_writer_content_end(&w);
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	snprintf(path, sizeof(path), "incoming/%s", w.id);
+	fd = open(path, O_RDWR);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(m.nrcpts, 1500);
+	cr_assert_eq(m.nattrs, 1);
+	cr_assert_eq(strlen(m.attr_values[0]), 40000 - 4);
+	for (i = 0; i < 1500; i++) {
+		snprintf(addr, sizeof(addr), "rcpt%04d@example.com", i);
+		cr_assert_str_eq(m.rcpts[i].address, addr);
+	}
+	cr_assert_eq(m.content_len, 40000);
+	/* Marks still land on the right records past the window. */
+	cr_assert_eq(queue_rcpts_done(fd, &m.rcpts[1400], 1), 0);
+	queue_message_free(&m);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	for (i = 0; i < 1500; i++)
+		cr_assert_eq(m.rcpts[i].done, i == 1400);
+	queue_message_free(&m);
+	/* Cuts in the records, in the content and just before END. */
+	cr_assert_eq(fstat(fd, &st), 0);
+	for (cut = st.st_size - 1; cut > 0; cut -= 997) {
+		cr_assert_eq(ftruncate(fd, cut), 0);
+		cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), -1,
+		    "accepted a file cut at %lld", (long long)cut);
+	}
+	free(big);
+	close(fd);
+}
+
 Test(queue, id_shape)
 {
 	char id[QUEUE_ID_MAX];
