@@ -35,6 +35,7 @@ struct qmgr_remover {
 
 static void *qmgr_remove_thread(void *);
 static void qmgr_remove_sweep(struct qmgr *);
+static int qmgr_remove_push(struct qmgr_remover *, const char *);
 
 static void *
 qmgr_remove_thread(void *arg)
@@ -83,9 +84,10 @@ qmgr_remove_start(struct qmgr *q)
 	r = xcalloc(1, sizeof(*r));
 	r->dirfd = fd;
 	q->remover = r;
-	qmgr_remove_sweep(q);
-	if (n <= 0 || cap <= 0)
+	if (n <= 0 || cap <= 0) {
+		qmgr_remove_sweep(q);
 		return;
+	}
 	r->cap = (size_t)cap;
 	r->ring = xcalloc(r->cap, sizeof(*r->ring));
 	pthread_mutex_init(&r->lock, NULL);
@@ -100,9 +102,14 @@ qmgr_remove_start(struct qmgr *q)
 		pthread_detach(t);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	qmgr_remove_sweep(q);
 }
 
-/* Whatever an earlier run left in trash/ (killed before its unlink). */
+/*
+ * Whatever an earlier run left in trash/ (killed before its unlink): to
+ * the threads when there are any, so a large leftover does not hold up
+ * the start.
+ */
 static void
 qmgr_remove_sweep(struct qmgr *q)
 {
@@ -118,10 +125,30 @@ qmgr_remove_sweep(struct qmgr *q)
 		return;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.' && unlinkat(r->dirfd, de->d_name, 0) ==
-		    -1 && errno != ENOENT)
+		if (de->d_name[0] != '.' && !qmgr_remove_push(r, de->d_name) &&
+		    unlinkat(r->dirfd, de->d_name, 0) == -1 && errno != ENOENT)
 			log_warn("remove %s/%s", QUEUE_TRASH, de->d_name);
 	closedir(d);
+}
+
+/* Queue trash/id for a thread: 1, or 0 when full, threadless or too long. */
+static int
+qmgr_remove_push(struct qmgr_remover *r, const char *id)
+{
+	int queued = 0;
+
+	if (r->cap == 0 || strlen(id) >= QUEUE_ID_MAX)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	if (r->count < r->cap) {
+		strlcpy(r->ring[(r->head + r->count) % r->cap], id,
+		    QUEUE_ID_MAX);
+		r->count++;
+		queued = 1;
+		pthread_cond_signal(&r->wake);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return queued;
 }
 
 /*
@@ -135,23 +162,14 @@ qmgr_remove_file(struct qmgr *q, const char *dir, const char *id)
 {
 	struct qmgr_remover *r = q->remover;
 	char path[PATH_MAX];
-	int queued = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, id);
 	if (r == NULL || r->cap == 0 || strlen(id) >= QUEUE_ID_MAX)
 		return unlink(path);
 	if (renameat(AT_FDCWD, path, r->dirfd, id) == -1)
 		return errno == ENOENT ? -1 : unlink(path);
-	pthread_mutex_lock(&r->lock);
-	if (r->count < r->cap) {
-		strlcpy(r->ring[(r->head + r->count) % r->cap], id,
-		    QUEUE_ID_MAX);
-		r->count++;
-		queued = 1;
-		pthread_cond_signal(&r->wake);
-	}
-	pthread_mutex_unlock(&r->lock);
-	if (!queued && unlinkat(r->dirfd, id, 0) == -1 && errno != ENOENT)
+	if (!qmgr_remove_push(r, id) && unlinkat(r->dirfd, id, 0) == -1 &&
+	    errno != ENOENT)
 		return -1;
 	return 0;
 }
