@@ -5,9 +5,9 @@
  * The connection table is a file of fixed slots, private/smtpd_clients:
  * each smtpd holds a write lock (fcntl) on its slot while serving, so a
  * crashed process frees its slot by itself; counting tests the locks.
- * Connection rates use a second file, private/smtpd_rates: a bounded
- * hash table of {IP, window start, count}, one window per
- * anvil_rate_time_unit, updated under the same flock as the slots.
+ * Connection rates use a second file, private/smtpd_rates: lib/auth's
+ * bounded table of {IP, window start, count} (auth_failures_count), one
+ * window per anvil_rate_time_unit.
  * Failed logins per IP use a third file of the same shape,
  * private/smtpd_auth_failures (smtpd_auth_failure_limit).
  * Parameters: smtpd_timeout, smtpd_client_connection_count_limit,
@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "core/log.h"
 #include "smtpd/smtpd.h"
 
@@ -33,15 +34,7 @@
 #define SMTPD_CONN_SLOT		64
 #define SMTPD_CONN_SLOTS	8192
 #define SMTPD_RATE_FILE		"private/smtpd_rates"
-#define SMTPD_RATE_BUCKETS	4096
-#define SMTPD_RATE_PROBES	16
 #define SMTPD_AUTH_FILE		"private/smtpd_auth_failures"
-
-struct smtpd_rate {
-	struct netaddr ip;
-	uint32_t count;
-	int64_t	 start;		/* of the window, CLOCK_REALTIME seconds */
-};
 
 static int smtpd_remaining_ms(struct smtpd_session *);
 static int smtpd_wait(struct smtpd_session *, short, int);
@@ -239,44 +232,10 @@ static long long
 smtpd_window_count(struct smtpd_session *s, int *fdp, const char *file,
     int add)
 {
-	struct smtpd_rate r;
-	uint32_t h = 2166136261u;
-	time_t now = time(NULL);
-	off_t off;
-	size_t i;
-	int b, found = -1, fd = *fdp;
-
-	if (fd < 0 && (fd = *fdp = open(file, O_RDWR | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1)
+	if (*fdp < 0 && (*fdp = auth_failures_open(file)) == -1)
 		return 0;
-	for (i = 0; i < sizeof(s->client_ip); i++)
-		h = (h ^ ((const unsigned char *)&s->client_ip)[i]) * 16777619u;
-	for (i = 0; i < SMTPD_RATE_PROBES && found == -1; i++) {
-		b = (int)((h + i) % SMTPD_RATE_BUCKETS);
-		off = (off_t)b * (off_t)sizeof(r);
-		if (pread(fd, &r, sizeof(r), off) != (ssize_t)sizeof(r))
-			memset(&r, 0, sizeof(r));
-		if (memcmp(&r.ip, &s->client_ip, sizeof(r.ip)) == 0 ||
-		    r.count == 0 || now - r.start >= s->conf->rate_unit ||
-		    now < r.start)
-			found = b;
-	}
-	if (found == -1)
-		return 0;
-	if (memcmp(&r.ip, &s->client_ip, sizeof(r.ip)) != 0 ||
-	    now - r.start >= s->conf->rate_unit || now < r.start) {
-		memset(&r, 0, sizeof(r));
-		r.ip = s->client_ip;
-		r.start = now;
-	}
-	if (add == 0)
-		return r.count;
-	if (r.count < UINT32_MAX)
-		r.count++;
-	if (pwrite(fd, &r, sizeof(r), (off_t)found * (off_t)sizeof(r)) !=
-	    (ssize_t)sizeof(r))
-		return 0;
-	return r.count;
+	return auth_failures_count(*fdp, s->client_addr, s->conf->rate_unit,
+	    add);
 }
 
 /* smtpd_rate_enter: 0, or -1 when this IP connects too often. */

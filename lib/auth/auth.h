@@ -43,9 +43,10 @@ int	auth_verify(struct map_list *password_maps, const char *user,
 	    const char *password);
 
 /*
- * The per-client-IP failure penalty shared by the processes of pop3d (and
- * any daemon that opens the same file): a bounded table of {IP, window
- * start, count} in a file (auth_failures.c). auth_failures_open: open or
+ * Per-client-IP event counts shared by the processes of a daemon: a
+ * bounded table of {IP, window start, count} in a file (auth_failures.c).
+ * pop3d and imapd count failed logins in it; smtpd its connection rate and
+ * failed AUTHs. auth_failures_open: open or
  * create it (0600) before the privilege drop; fd or -1 with errno.
  * auth_failures_count: ip's failures in the current window of window
  * seconds after adding add (0 or 1); 0 when fd is -1 or the table fails.
