@@ -5,7 +5,10 @@
  * (Dovecot's disable_plaintext_auth); otherwise LOGINDISABLED.
  * Security: passwords are wiped after use and never logged; failures are
  * delayed (imapd_auth_failure_delay) and end the session after
- * imapd_auth_failure_limit; input pipelined after STARTTLS is discarded.
+ * imapd_auth_failure_limit; an address over
+ * imapd_client_auth_failure_limit failures per anvil_rate_time_unit (a
+ * table shared with pop3d) gets BYE and no password check; input
+ * pipelined after STARTTLS is discarded and STARTTLS resets the state.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,7 @@ static int	imap_login_done(struct imap_session *, struct imap_command *);
 static int	imap_auth_plain(struct imap_session *, struct imap_command *,
 		    const char *);
 static void	imap_tls_failed(struct imap_session *, const char *);
+static int	imap_ip_blocked(struct imap_session *, int add);
 
 int
 imap_login_allowed(const struct imap_session *s)
@@ -145,6 +149,14 @@ imap_auth_check(struct imap_session *s, struct imap_command *cmd,
 		s->user[i] = user[i] >= 'A' && user[i] <= 'Z' ?
 		    (char)(user[i] - 'A' + 'a') : user[i];
 	s->user[i] = '\0';
+	/* Over the per-address limit: no check at all, right or wrong. */
+	if (imap_ip_blocked(s, 0)) {
+		s->auth_attempts++;
+		iobuf_puts(&s->io, "* BYE [UNAVAILABLE] Too many failed logins "
+		    "from your address; try again later.\r\n");
+		s->reason = "Too many failed logins from this address";
+		return IMAP_CMD_CLOSE;
+	}
 	switch (auth_verify(s->d->password_maps, s->user, pass)) {
 	case AUTH_OK:
 		return imap_login_done(s, cmd);
@@ -162,16 +174,38 @@ imap_auth_check(struct imap_session *s, struct imap_command *cmd,
 static int
 imap_auth_failed(struct imap_session *s, struct imap_command *cmd)
 {
+	int blocked;
+
 	s->auth_attempts++;
+	blocked = imap_ip_blocked(s, 1);
 	if (s->d->auth_failure_delay > 0) {
 		s->out_bytes += s->io.out.len;
 		(void)iobuf_flush(&s->io);
 		sleep((unsigned)s->d->auth_failure_delay);
 	}
 	imap_reply(s, cmd, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+	if (blocked) {
+		buf_puts(&s->tagged, "* BYE [UNAVAILABLE] Too many failed "
+		    "logins from your address; try again later.\r\n");
+		s->reason = "Too many failed logins from this address";
+		return IMAP_CMD_CLOSE;
+	}
 	if (s->auth_attempts >= s->d->auth_failure_limit)
 		return IMAP_CMD_CLOSE;
 	return IMAP_CMD_OK;
+}
+
+/*
+ * The client's address has imapd_client_auth_failure_limit failures in
+ * this anvil_rate_time_unit (after adding this one when add is 1).
+ */
+static int
+imap_ip_blocked(struct imap_session *s, int add)
+{
+	if (s->d->client_auth_limit <= 0)
+		return 0;
+	return auth_failures_count(s->d->auth_table_fd, s->rip,
+	    s->d->auth_window, add) >= s->d->client_auth_limit;
 }
 
 /* The password was right: open the user's Maildir and change state. */
@@ -241,7 +275,9 @@ imap_cmd_starttls(struct imap_session *s, struct imap_command *cmd)
 		s->broken = 1;
 		return IMAP_CMD_CLOSE;
 	}
+	/* Nothing from the clear-text part survives (RFC 3501 6.2.1). */
 	s->tls = 1;
+	s->user[0] = '\0';
 	log_info("imap-login: STARTTLS: %s, rip=%s, lip=%s", info, s->rip,
 	    s->lip);
 	return IMAP_CMD_OK;

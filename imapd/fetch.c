@@ -32,9 +32,15 @@
 
 struct fetch_cached {
 	uint64_t vsize;
-	const char *part[3];	/* ENVELOPE, BODY, BODYSTRUCTURE */
-	size_t	 len[3];
+	const char *part[4];	/* ENVELOPE, BODY, BODYSTRUCTURE, fields */
+	size_t	 len[4];
 };
+
+/* The decoded header fields a blob keeps for SEARCH, in this order. */
+static const char *const fetch_search_fields[IMAP_CACHE_FIELDS] = {
+	"SUBJECT", "FROM", "TO", "CC", "BCC",
+};
+#define FETCH_FIELD_ABSENT	UINT32_MAX
 
 struct fetch_section {
 	const char *name;	/* "RFC822", "RFC822.HEADER", or NULL */
@@ -76,7 +82,7 @@ static int	fetch_one(struct imap_session *, size_t, const struct fetch_req *,
 		    struct buf *, int *);
 static int	fetch_run(struct imap_session *, const struct imap_seqset *,
 		    int, const struct fetch_req *);
-static void	fetch_blob_make(struct buf *, struct imap_msgdata *);
+static void	fetch_blob_fields(struct buf *, struct imap_msgdata *);
 static int	fetch_blob_parse(const struct buf *, struct fetch_cached *);
 static void	fetch_content(struct buf *, struct imap_msgdata *,
 		    const struct fetch_section *);
@@ -365,11 +371,12 @@ imap_msg_data_free(struct imap_msgdata *fm)
 }
 
 /*
- * A cache blob: "P1", the CRLF size (8 bytes), then ENVELOPE, BODY and
- * BODYSTRUCTURE, each a 4-byte length and the text.
+ * A cache blob: "P2", the CRLF size (8 bytes), then ENVELOPE, BODY,
+ * BODYSTRUCTURE and the search fields, each a 4-byte length and the text.
+ * Old "P1" blobs (no search fields) do not parse, so they are made again.
  */
-static void
-fetch_blob_make(struct buf *blob, struct imap_msgdata *fm)
+void
+imap_cache_blob_make(struct buf *blob, struct imap_msgdata *fm)
 {
 	struct buf part;
 	uint64_t vsize = fm->crlf.len;
@@ -377,21 +384,55 @@ fetch_blob_make(struct buf *blob, struct imap_msgdata *fm)
 	int k;
 
 	buf_reset(blob);
-	buf_append(blob, "P1", 2);
+	buf_append(blob, "P2", 2);
 	buf_append(blob, &vsize, sizeof(vsize));
 	buf_init(&part);
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < 4; k++) {
 		buf_reset(&part);
 		if (k == 0)
 			mime_envelope(&part, fm->crlf.data, fm->mime);
-		else
+		else if (k < 3)
 			mime_bodystructure(&part, fm->crlf.data, fm->mime,
 			    k == 2);
+		else
+			fetch_blob_fields(&part, fm);
 		len = (uint32_t)part.len;
 		buf_append(blob, &len, sizeof(len));
 		buf_append(blob, part.data ? part.data : "", part.len);
 	}
 	buf_free(&part);
+}
+
+/*
+ * The search fields: for each of fetch_search_fields a 4-byte length
+ * (FETCH_FIELD_ABSENT when there is no such field) and the first such
+ * field's value, RFC 2047 decoded, exactly what SEARCH matches against.
+ */
+static void
+fetch_blob_fields(struct buf *out, struct imap_msgdata *fm)
+{
+	const struct mime_part *root = fm->mime;
+	struct buf raw, dec;
+	uint32_t len;
+	size_t f;
+
+	buf_init(&raw);
+	buf_init(&dec);
+	for (f = 0; f < IMAP_CACHE_FIELDS; f++) {
+		buf_reset(&dec);
+		len = FETCH_FIELD_ABSENT;
+		if (mime_header_get(fm->crlf.data + root->header_offset,
+		    root->header_len, fetch_search_fields[f], &raw) == 1) {
+			mime_header_decode(&dec, raw.data ? raw.data : "",
+			    raw.len);
+			len = (uint32_t)dec.len;
+		}
+		buf_append(out, &len, sizeof(len));
+		if (len != FETCH_FIELD_ABSENT)
+			buf_append(out, dec.data ? dec.data : "", dec.len);
+	}
+	buf_free(&raw);
+	buf_free(&dec);
 }
 
 static int
@@ -401,11 +442,11 @@ fetch_blob_parse(const struct buf *blob, struct fetch_cached *c)
 	uint32_t len;
 	int k;
 
-	if (blob->len < 2 + sizeof(c->vsize) || memcmp(p, "P1", 2) != 0)
+	if (blob->len < 2 + sizeof(c->vsize) || memcmp(p, "P2", 2) != 0)
 		return -1;
 	memcpy(&c->vsize, p + 2, sizeof(c->vsize));
 	p += 2 + sizeof(c->vsize);
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < 4; k++) {
 		if ((size_t)(end - p) < sizeof(len))
 			return -1;
 		memcpy(&len, p, sizeof(len));
@@ -417,6 +458,53 @@ fetch_blob_parse(const struct buf *blob, struct fetch_cached *c)
 		p += len;
 	}
 	return 0;
+}
+
+int
+imap_cache_field_index(const char *name)
+{
+	int f;
+
+	for (f = 0; f < IMAP_CACHE_FIELDS; f++)
+		if (strcasecmp(name, fetch_search_fields[f]) == 0)
+			return f;
+	return -1;
+}
+
+int
+imap_cache_blob_field(const struct buf *blob, int field, const char **val,
+    size_t *vlen)
+{
+	struct fetch_cached c;
+	const char *p, *end;
+	uint32_t len;
+	int f;
+
+	if (field < 0 || field >= IMAP_CACHE_FIELDS ||
+	    fetch_blob_parse(blob, &c) == -1)
+		return -1;
+	p = c.part[3];
+	end = p + c.len[3];
+	for (f = 0; f <= field; f++) {
+		if ((size_t)(end - p) < sizeof(len))
+			return -1;
+		memcpy(&len, p, sizeof(len));
+		p += sizeof(len);
+		if (len == FETCH_FIELD_ABSENT) {
+			if (f == field)
+				return 0;
+			continue;
+		}
+		if ((size_t)(end - p) < len)
+			return -1;
+		if (f == field) {
+			*val = p;
+			*vlen = len;
+			return 1;
+		}
+		p += len;
+	}
+	return -1;
 }
 
 /*
@@ -445,7 +533,7 @@ fetch_one(struct imap_session *s, size_t i, const struct fetch_req *req,
 	    FETCH_STRUCTURE))) && imap_msg_load(s, m, &fm) == -1)
 		return errno == ENOENT ? 0 : -1;	/* expunged meanwhile */
 	if (blob != NULL && !cached && fm.loaded) {
-		fetch_blob_make(blob, &fm);
+		imap_cache_blob_make(blob, &fm);
 		*dirty = 1;
 		cached = fetch_blob_parse(blob, &c) == 0;
 	}

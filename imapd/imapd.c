@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/privsep.h"
+#include "core/xmalloc.h"
 #include "imapd/imapd.h"
 #include "ipc/service.h"
 #include "tls/tls_server.h"
@@ -25,8 +26,10 @@
 static void	imapd_init(struct imapd *, const struct service_opts *);
 static void	imapd_limits(struct imapd *);
 static void	imapd_tls_init(struct imapd *);
+static void	imapd_auth_table_open(struct imapd *);
 static struct map_list *imapd_maps_open(struct config *, const char *);
 static void	imapd_client(int, void *);
+static void	imapd_pre_accept(void *);
 
 int
 main(int argc, char *argv[])
@@ -36,7 +39,7 @@ main(int argc, char *argv[])
 
 	service_init(argc, argv, "imapd", &opts);
 	imapd_init(&d, &opts);
-	service_serve(opts.cfg, imapd_client, &d);
+	service_serve_pre(opts.cfg, imapd_client, imapd_pre_accept, &d);
 }
 
 static void
@@ -80,8 +83,35 @@ imapd_init(struct imapd *d, const struct service_opts *opts)
 		    "imapd_auth_failure_limit must be at least 1");
 	imapd_limits(d);
 	imapd_tls_init(d);
+	imapd_auth_table_open(d);
 	priv_drop_user(config_get(cfg, "virtual_mailbox_owner"),
 	    opts->chroot ? base : NULL);
+}
+
+/*
+ * The per-client-IP table of failed logins in queue_directory (outside
+ * the chroot), shared with pop3d: a guesser's failures in either protocol
+ * count. Opened before the privilege drop; without it only the
+ * per-session limit applies.
+ */
+static void
+imapd_auth_table_open(struct imapd *d)
+{
+	char *path;
+
+	d->auth_table_fd = -1;
+	d->client_auth_limit = config_get_int(d->cfg,
+	    "imapd_client_auth_failure_limit");
+	d->auth_window = config_get_time(d->cfg, "anvil_rate_time_unit");
+	if (d->client_auth_limit <= 0)
+		return;
+	if (d->auth_window < 1)
+		fatalx("imapd: anvil_rate_time_unit must be at least 1s");
+	path = xasprintf("%s/%s", config_get(d->cfg, "queue_directory"),
+	    AUTH_FAILURES_FILE);
+	if ((d->auth_table_fd = auth_failures_open(path)) == -1)
+		log_warn("imapd: %s: no per-client login failure limit", path);
+	free(path);
 }
 
 /* Before login a client gets just enough room to log in. */
@@ -157,6 +187,20 @@ imapd_maps_open(struct config *cfg, const char *param)
 	if (map_list_count(maps) == 0)
 		log_warnx("imapd: %s is empty: nobody can log in", param);
 	return maps;
+}
+
+/*
+ * A map replaced while this process sat idle (`postilion user add`):
+ * leave the waiting client to a fresh process with the new accounts.
+ */
+static void
+imapd_pre_accept(void *arg)
+{
+	struct imapd *d = arg;
+
+	if (map_list_changed(d->password_maps) ||
+	    map_list_changed(d->mailbox_maps))
+		exit(0);
 }
 
 static void

@@ -56,6 +56,9 @@ struct imapd {
 	long long error_limit;		/* imapd_hard_error_limit */
 	long long auth_failure_limit;	/* imapd_auth_failure_limit */
 	long long auth_failure_delay;	/* imapd_auth_failure_delay */
+	long long client_auth_limit;	/* imapd_client_auth_failure_limit */
+	long long auth_window;		/* anvil_rate_time_unit */
+	int	 auth_table_fd;		/* AUTH_FAILURES_FILE or -1 */
 	struct imap_limits lim_pre;	/* before login */
 	struct imap_limits lim_auth;	/* after */
 };
@@ -186,6 +189,21 @@ struct imap_msgdata {
 int	imap_msg_load(struct imap_session *, struct imap_index_msg *,
 	    struct imap_msgdata *);
 void	imap_msg_data_free(struct imap_msgdata *);
+/*
+ * The cache blob of a message (lib/mailbox/imap_index.h keeps it): sizes,
+ * ENVELOPE, BODY, BODYSTRUCTURE and, for SEARCH, the RFC 2047 decoded
+ * first Subject, From, To, Cc and Bcc fields.
+ */
+#define IMAP_CACHE_FIELDS	5
+void	imap_cache_blob_make(struct buf *, struct imap_msgdata *);
+/* imap_cache_field_index: 0..IMAP_CACHE_FIELDS-1 for those names, or -1. */
+int	imap_cache_field_index(const char *name);
+/*
+ * imap_cache_blob_field: a field's decoded value (not NUL-terminated) in
+ * the blob: 1 found, 0 the message has no such field, -1 not cached.
+ */
+int	imap_cache_blob_field(const struct buf *, int field, const char **val,
+	    size_t *vlen);
 int	imap_cmd_fetch(struct imap_session *, struct imap_command *);
 int	imap_cmd_store(struct imap_session *, struct imap_command *);
 int	imap_cmd_uid(struct imap_session *, struct imap_command *);

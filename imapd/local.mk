@@ -27,3 +27,6 @@ EXTRA_DIST += tests/fuzz/corpus/imap
 
 TESTS += tests/integration/test_imap.py
 EXTRA_DIST += tests/integration/test_imap.py
+
+TESTS += tests/integration/test_imap_tls.py
+EXTRA_DIST += tests/integration/test_imap_tls.py

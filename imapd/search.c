@@ -3,7 +3,10 @@
  * into a tree first (so a bad key is a BAD before any work), then each
  * message is tested; its content is read only for keys that need it, and
  * header and body text are decoded (RFC 2047/2231, transfer encodings,
- * charsets) by lib/proto/mime before a case-insensitive match.
+ * charsets) by lib/proto/mime before a case-insensitive match. SUBJECT,
+ * FROM, TO, CC and BCC match the decoded fields of the index's cache blob
+ * (fetch.c makes it), read a chunk at a time; a message not cached yet is
+ * read once and its blob stored, so the next SEARCH reads no file.
  * Limits: imapd_nesting_limit bounds NOT/OR/parenthesis depth.
  */
 #include <errno.h>
@@ -28,10 +31,20 @@ struct skey {
 	unsigned flag;
 	long long num;			/* days since the epoch, or a size */
 	const char *field, *str;	/* point into the command */
+	int	 cfield;		/* 1 + imap_cache_field_index, or 0 */
 	struct imap_seqset set;
 	struct skey *kids;
 	size_t	 nkids;
 };
+
+/* One message being tested: its content and cache blob, on first need. */
+struct search_msg {
+	struct imap_msgdata md;
+	struct buf *blob;		/* NULL: no cached key in the search */
+	int	 dirty;			/* blob made here: store it */
+};
+
+#define SEARCH_CHUNK	256		/* messages per cache round trip */
 
 struct search_result {
 	uint32_t *found;		/* UIDs or sequence numbers */
@@ -89,9 +102,14 @@ static const char *search_string(struct sparse *);
 static long long search_days(const char *);
 static void	search_free(struct skey *);
 static int	search_match(struct imap_session *, size_t, const struct skey *,
-		    struct imap_msgdata *);
+		    struct search_msg *);
 static int	search_content(struct imap_session *, size_t,
-		    const struct skey *, struct imap_msgdata *);
+		    const struct skey *, struct search_msg *);
+static int	search_cached_field(struct imap_session *, size_t,
+		    const struct skey *, struct search_msg *);
+static int	search_uses_cache(const struct skey *);
+static void	search_chunk(struct imap_session *, const struct skey *, int,
+		    size_t, size_t, struct buf *, struct search_result *);
 static long long search_sent_days(const struct imap_msgdata *);
 static int	search_return(const struct imap_arg *);
 static int	search_run(struct imap_session *, const struct skey *, int,
@@ -164,23 +182,77 @@ static int
 search_run(struct imap_session *s, const struct skey *root, int uid,
     struct search_result *res)
 {
-	struct imap_msgdata md;
-	size_t i;
+	struct buf blobs[SEARCH_CHUNK];
+	size_t i, n, k;
+	int rc = 0, cache = search_uses_cache(root);
 
 	memset(res, 0, sizeof(*res));
 	res->found = xreallocarray(NULL, s->n + 1, sizeof(*res->found));
-	for (i = 0; i < s->n; i++) {
+	for (k = 0; k < SEARCH_CHUNK; k++)
+		buf_init(&blobs[k]);
+	for (i = 0; i < s->n && rc == 0; i += n) {
+		n = s->n - i < SEARCH_CHUNK ? s->n - i : SEARCH_CHUNK;
 		if (imap_overtime(s))
-			return -1;
-		memset(&md, 0, sizeof(md));
-		if (search_match(s, i, root, &md) == 1) {
+			rc = -1;
+		else
+			search_chunk(s, root, uid, i, n, cache ? blobs : NULL,
+			    res);
+	}
+	for (k = 0; k < SEARCH_CHUNK; k++)
+		buf_free(&blobs[k]);
+	return rc;
+}
+
+/* Messages first .. first + n - 1, their blobs loaded under one lock. */
+static void
+search_chunk(struct imap_session *s, const struct skey *root, int uid,
+    size_t first, size_t n, struct buf *blobs, struct search_result *res)
+{
+	char *names[SEARCH_CHUNK];
+	int dirty[SEARCH_CHUNK], any = 0;
+	struct search_msg sm;
+	size_t k, i;
+
+	for (k = 0; k < n; k++)
+		names[k] = s->msgs[first + k].name;
+	if (blobs != NULL && imap_cache_load(s->mdfd, names, n, blobs) == -1)
+		for (k = 0; k < n; k++)
+			buf_reset(&blobs[k]);	/* read the files */
+	for (k = 0; k < n; k++) {
+		i = first + k;
+		memset(&sm, 0, sizeof(sm));
+		sm.blob = blobs != NULL ? &blobs[k] : NULL;
+		if (search_match(s, i, root, &sm) == 1) {
 			res->found[res->n++] = uid ? s->msgs[i].uid :
 			    (uint32_t)(i + 1);
 			if (s->msgs[i].modseq > res->maxmod)
 				res->maxmod = s->msgs[i].modseq;
 		}
-		imap_msg_data_free(&md);
+		imap_msg_data_free(&sm.md);
+		dirty[k] = sm.dirty;
+		any |= sm.dirty;
 	}
+	if (!any)
+		return;
+	for (k = 0; k < n; k++) {
+		names[k] = s->msgs[first + k].name;	/* may be renamed */
+		if (!dirty[k])
+			buf_reset(&blobs[k]);
+	}
+	(void)imap_cache_store(s->mdfd, names, n, blobs);
+}
+
+/* Whether a key of the tree can be answered from the cache. */
+static int
+search_uses_cache(const struct skey *k)
+{
+	size_t j;
+
+	if (k->cfield != 0)
+		return 1;
+	for (j = 0; j < k->nkids; j++)
+		if (search_uses_cache(&k->kids[j]))
+			return 1;
 	return 0;
 }
 
@@ -310,8 +382,10 @@ search_parse_simple(struct sparse *p, const char *w, struct skey *k)
 		return imap_seqset_parse(w, IMAPD_SEQSET_MAX, &k->set);
 	}
 	k->op = search_strkeys[i].op;
-	if (k->op == SK_HEADER)
+	if (k->op == SK_HEADER) {
 		k->field = search_strkeys[i].name;
+		k->cfield = 1 + imap_cache_field_index(k->field);
+	}
 	if ((v = k->str = search_string(p)) == NULL)
 		return -1;
 	if (k->op >= SK_BEFORE && k->op <= SK_SENTSINCE)
@@ -370,7 +444,7 @@ search_free(struct skey *k)
 /* 1 match, 0 not; content read into md on first need. */
 static int
 search_match(struct imap_session *s, size_t i, const struct skey *k,
-    struct imap_msgdata *md)
+    struct search_msg *sm)
 {
 	const struct imap_index_msg *m = &s->msgs[i];
 	long long day = (long long)m->mtime / 86400;
@@ -382,14 +456,14 @@ search_match(struct imap_session *s, size_t i, const struct skey *k,
 		return 1;
 	case SK_AND:
 		for (j = 0; j < k->nkids; j++)
-			if (!search_match(s, i, &k->kids[j], md))
+			if (!search_match(s, i, &k->kids[j], sm))
 				return 0;
 		return 1;
 	case SK_OR:
-		return search_match(s, i, &k->kids[0], md) ||
-		    search_match(s, i, &k->kids[1], md);
+		return search_match(s, i, &k->kids[0], sm) ||
+		    search_match(s, i, &k->kids[1], sm);
 	case SK_NOT:
-		return !search_match(s, i, &k->kids[0], md);
+		return !search_match(s, i, &k->kids[0], sm);
 	case SK_SET:
 		return imap_msg_in_set(s, i, &k->set, 0);
 	case SK_UIDSET:
@@ -418,19 +492,24 @@ search_match(struct imap_session *s, size_t i, const struct skey *k,
 	case SK_SINCE:
 		return day >= k->num;
 	default:
-		return search_content(s, i, k, md);
+		return search_content(s, i, k, sm);
 	}
 }
 
 static int
 search_content(struct imap_session *s, size_t i, const struct skey *k,
-    struct imap_msgdata *md)
+    struct search_msg *sm)
 {
+	struct imap_msgdata *md = &sm->md;
 	const struct mime_part *root;
 	struct buf raw, dec;
 	long long sent;
 	int rc = 0;
 
+	if (k->cfield != 0 && sm->blob != NULL &&
+	    (rc = search_cached_field(s, i, k, sm)) != -1)
+		return rc;
+	rc = 0;
 	if (imap_msg_load(s, &s->msgs[i], md) == -1)
 		return 0;
 	root = md->mime;
@@ -464,6 +543,32 @@ search_content(struct imap_session *s, size_t i, const struct skey *k,
 	buf_free(&raw);
 	buf_free(&dec);
 	return rc;
+}
+
+/*
+ * SUBJECT, FROM, TO, CC, BCC from the cache blob, made (from the file,
+ * read once) when missing: 1 match, 0 not, -1 answer from the file.
+ */
+static int
+search_cached_field(struct imap_session *s, size_t i, const struct skey *k,
+    struct search_msg *sm)
+{
+	const char *v;
+	size_t vlen;
+	int rc;
+
+	rc = imap_cache_blob_field(sm->blob, k->cfield - 1, &v, &vlen);
+	if (rc == -1) {
+		if (imap_msg_load(s, &s->msgs[i], &sm->md) == -1)
+			return 0;		/* expunged meanwhile */
+		imap_cache_blob_make(sm->blob, &sm->md);
+		sm->dirty = 1;
+		rc = imap_cache_blob_field(sm->blob, k->cfield - 1, &v, &vlen);
+	}
+	if (rc != 1)
+		return rc;
+	return *k->str == '\0' || mime_contains(v, vlen, k->str,
+	    strlen(k->str));
 }
 
 /* The Date: header's day (in its own zone, RFC 3501); -1 if none. */

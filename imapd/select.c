@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@ static int	imap_select_params(struct imap_session *,
 static void	imap_qresync(struct imap_session *, const struct imap_arg *);
 static void	imap_view_load(struct imap_session *);
 static void	imap_view_free(struct imap_session *);
+static void	imap_idx_drop(struct imap_session *);
 static void	imap_flags_announce(struct imap_session *);
 static void	imap_sync_msg(struct imap_session *, struct imap_index_msg *,
 		    const struct imap_index_msg *, size_t);
@@ -225,11 +227,31 @@ imap_view_load(struct imap_session *s)
 	s->msgs = xreallocarray(NULL, s->idx.n + 1, sizeof(*s->msgs));
 	for (i = 0; i < s->idx.n; i++) {
 		s->msgs[i] = s->idx.msgs[i];
-		s->msgs[i].name = xstrdup(s->idx.msgs[i].name);
+		s->idx.msgs[i].name = NULL;	/* moved to the view */
 	}
 	s->n = s->idx.n;
 	s->uidvalidity = s->idx.uidvalidity;
 	s->uidnext = s->idx.uidnext;
+	imap_idx_drop(s);
+	/* An IDLE session may live for hours: return the sync's heap. */
+	(void)malloc_trim(0);
+}
+
+/*
+ * The index's per-message records are only needed while a sync compares
+ * them with the view: drop them (the counters and keywords stay), so a
+ * selected session keeps one record per message, not two.
+ */
+static void
+imap_idx_drop(struct imap_session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->idx.n; i++)
+		free(s->idx.msgs[i].name);
+	free(s->idx.msgs);
+	s->idx.msgs = NULL;
+	s->idx.n = 0;
 }
 
 static void
@@ -317,9 +339,11 @@ imap_sync(struct imap_session *s, int expunges_allowed)
 		if (s->idx.msgs[i].uid <= maxuid)
 			continue;
 		s->msgs[s->n] = s->idx.msgs[i];
-		s->msgs[s->n++].name = xstrdup(s->idx.msgs[i].name);
+		s->idx.msgs[i].name = NULL;	/* moved to the view */
+		s->n++;
 	}
 	s->uidnext = s->idx.uidnext;
+	imap_idx_drop(s);
 	if (s->n != kept || s->n != old_n) {
 		for (i = 0; i < s->n; i++)
 			recent += s->msgs[i].recent;

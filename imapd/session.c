@@ -216,8 +216,8 @@ imap_dispatch(struct imap_session *s)
 		rc = IMAP_CMD_BAD;
 	} else if ((c->states & s->state) == 0) {
 		imap_reply(s, &cmd, "BAD %s", s->state == IMAP_STATE_NOTAUTH ?
-		    "Not logged in." : s->state == IMAP_STATE_AUTH ?
-		    "No mailbox selected." : "Already logged in.");
+		    "Not logged in." : c->states == IMAP_STATE_NOTAUTH ?
+		    "Already logged in." : "No mailbox selected.");
 		rc = IMAP_CMD_BAD;
 	} else {
 		was_selected = s->state == IMAP_STATE_SELECTED;

@@ -56,6 +56,7 @@ static const struct config_default config_defaults[] = {
 	{ "hopcount_limit", "50" },
 	{ "imapd_auth_failure_delay", "2s" },
 	{ "imapd_auth_failure_limit", "3" },
+	{ "imapd_client_auth_failure_limit", "10" },
 	{ "imapd_command_time_limit", "300s" },
 	{ "imapd_hard_error_limit", "20" },
 	{ "imapd_idle_timeout", "1800s" },

@@ -784,4 +784,75 @@ def mutt_moves_a_message():
     m.logout()
 
 
+@tap.test
+def search_headers_from_cache():
+    """SEARCH SUBJECT/FROM/TO/CC/BCC match the RFC 2047 decoded fields
+    kept in the index's cache: the first SEARCH reads the files and fills
+    the cache, later ones give the same answers without reading them (a
+    file rewritten in place keeps its cached Subject), while HEADER still
+    reads the file."""
+    msgs = [
+        "From: =?ISO-8859-1?Q?J=F6rg_M=FCller?= <joerg@example.test>\r\n"
+        "To: Team <team@example.test>\r\n"
+        "Subject: =?UTF-8?B?Q2Fmw6kgY3LDqG1lIHLDqXVuaW9u?=\r\n",
+        "From: \"Anna Smith\" <anna@example.test>\r\n"
+        "To: joerg@example.test\r\n"
+        "Cc: =?UTF-8?Q?Zo=C3=AB_Quinn?= <zoe@example.test>\r\n"
+        "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Berlin\r\n",
+        "From: boss@example.test\r\nTo: team@example.test\r\n"
+        "Bcc: secret@example.test\r\nSubject: quarterly report\r\n",
+        "From: nobody@example.test\r\nTo: team@example.test\r\n",
+    ]
+    m = login("cache")
+    ok(m.create("hsearch"))
+    for h in msgs:
+        ok(m.append("hsearch", None, None,
+                    (h + "Date: Mon, 2 Jan 2023 10:00:00 +0000\r\n\r\n"
+                     "body text\r\n").encode()))
+    ok(m.select("hsearch"))
+
+    def s(*keys, lit=None):
+        if lit is not None:
+            m.literal = lit.encode()
+            return ok(m.search("UTF-8", *keys))[0].split()
+        return ok(m.search(None, *keys))[0].split()
+
+    queries = [
+        (("SUBJECT",), "crème", [b"1"]),
+        (("SUBJECT",), "CRÈME RÉUNION", [b"1"]),
+        (("SUBJECT",), "grüße aus", [b"2"]),
+        (("FROM",), "jörg müller", [b"1"]),
+        (("FROM",), "MÜLLER", [b"1"]),
+        (("CC",), "zoë", [b"2"]),
+        (("FROM", '"anna smith"'), None, [b"2"]),
+        (("FROM", "joerg@example"), None, [b"1"]),
+        (("TO", "joerg"), None, [b"2"]),
+        (("TO", "TEAM"), None, [b"1", b"3", b"4"]),
+        (("CC", "example"), None, [b"2"]),
+        (("BCC", "secret"), None, [b"3"]),
+        (("SUBJECT", '""'), None, [b"1", b"2", b"3"]),
+        (("NOT", "SUBJECT", "report"), None, [b"1", b"2", b"4"]),
+        (("OR", "FROM", "anna", "SUBJECT", "quarterly"), None, [b"2", b"3"]),
+        (("SUBJECT", "nothing-like-this"), None, []),
+    ]
+    cold = [s(*k, lit=lit) for k, lit, _ in queries]
+    assert cold == [want for _, _, want in queries], cold
+    # Warm: the same answers, now from the cache.
+    assert [s(*k, lit=lit) for k, lit, _ in queries] == cold
+    md = os.path.join(inst.maildir(addr("cache")), ".hsearch")
+    files = [os.path.join(md, d, n) for d in ("new", "cur")
+             for n in os.listdir(os.path.join(md, d))]
+    for path in files:
+        with open(path, "r+") as f:
+            data = f.read()
+            if "quarterly" in data:
+                f.seek(0)
+                f.write(data.replace("quarterly", "monthlyxx"))
+    assert s("SUBJECT", "quarterly") == [b"3"], "cache not used"
+    assert s("SUBJECT", "monthlyxx") == []
+    assert s("HEADER", "Subject", "monthlyxx") == [b"3"], "HEADER reads"
+    assert s("HEADER", "Subject", "quarterly") == []
+    m.logout()
+
+
 tap.run()
