@@ -627,10 +627,15 @@ fetch_run(struct imap_session *s, const struct imap_seqset *set, int uid,
 		if (use_cache && n > 0 &&
 		    imap_cache_load(s->mdfd, names, n, blobs) == -1)
 			use_cache = 0;
-		for (k = 0; k < n && rc == 0; k++)
-			if (fetch_one(s, idx[k], req, use_cache ? &blobs[k] :
-			    NULL, &dirty[k]) == -1 || imap_flush_if_full(s) == -1)
+		/* The limit holds between messages, not only between chunks. */
+		for (k = 0; k < n && rc == 0; k++) {
+			if (imap_overtime(s))
+				rc = -2;
+			else if (fetch_one(s, idx[k], req, use_cache ?
+			    &blobs[k] : NULL, &dirty[k]) == -1 ||
+			    imap_flush_if_full(s) == -1)
 				rc = -1;
+		}
 		for (k = any = 0; use_cache && k < n; k++) {
 			names[k] = s->msgs[idx[k]].name;
 			if (!dirty[k])

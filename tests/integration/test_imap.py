@@ -14,6 +14,7 @@ import re
 import select
 import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -25,12 +26,14 @@ from harness import (IS_ROOT, VMAIL_OWNER, Instance, LineClient, TAP,  # noqa
                      free_port, wait_for)
 
 IMAPS_PORT = free_port()
+LIMIT_PORT = free_port()        # imapd with a 1 s command time limit
 SRC = "127.0.0.2"               # not the server's address: not "secured"
 PASSWORD = "imap Secret 1"
 
 inst = Instance(master_extra=(
     "127.0.0.1:%d inet n - y - 20 imapd -o imapd_tls_wrappermode=yes\n"
-    % IMAPS_PORT))
+    "127.0.0.1:%d inet n - y - 5 imapd -o imapd_command_time_limit=1s\n"
+    % (IMAPS_PORT, LIMIT_PORT)))
 CERT, KEY = inst.make_cert()
 with open(os.path.join(inst.conf, "main.cf"), "a") as f:
     f.write("""
@@ -45,7 +48,8 @@ CTX = ssl.create_default_context()
 CTX.check_hostname = False
 CTX.verify_mode = ssl.CERT_NONE
 USERS = ["basic", "fetch", "names", "two", "idle", "uidplus", "curl",
-         "sync", "hostile", "search", "cond", "dovecot", "cache", "mutt"]
+         "sync", "hostile", "search", "cond", "dovecot", "cache", "mutt",
+         "slow"]
 
 
 def addr(name):
@@ -853,6 +857,36 @@ def search_headers_from_cache():
     assert s("HEADER", "Subject", "monthlyxx") == [b"3"], "HEADER reads"
     assert s("HEADER", "Subject", "quarterly") == []
     m.logout()
+
+
+@tap.test
+def command_time_limit_stops_a_long_fetch():
+    # 150 messages of 100 KB: 15 MB of FETCH output, more than the socket
+    # buffers hold, so the server waits on a client that does not read.
+    deliver("slow", "first")
+    md = inst.maildir(addr("slow"))
+    body = ("x" * 99 + "\n") * 1000
+    vmail = pwd.getpwnam(VMAIL_OWNER) if IS_ROOT else None
+    for i in range(150):
+        data = ("From: a@example.test\nSubject: big %d\n\n%s"
+                % (i, body)).encode()
+        path = os.path.join(md, "new", "1700000000.M%dP1.bench,S=%d"
+                            % (i, len(data)))
+        with open(path, "wb") as f:
+            f.write(data)
+        if vmail:
+            os.chown(path, vmail.pw_uid, vmail.pw_gid)
+    r = Raw(port=LIMIT_PORT)
+    # A small fixed receive buffer (no autotuning up to tcp_rmem's max).
+    r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    assert r.login("slow").startswith("a OK")
+    assert r.cmd("SELECT INBOX")[-1].startswith("a OK")
+    r.send("b FETCH 1:* BODY.PEEK[]\r\n")
+    time.sleep(3)               # past the 1 s limit while the server waits
+    last = r.until("b")[-1]
+    assert last.startswith("b NO [LIMIT]"), last
+    assert r.cmd("NOOP", tag="c")[-1].startswith("c OK")   # the session goes on
+    r.cmd("LOGOUT", tag="d")
 
 
 tap.run()
