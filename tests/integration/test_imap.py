@@ -889,4 +889,8 @@ def command_time_limit_stops_a_long_fetch():
     r.cmd("LOGOUT", tag="d")
 
 
-tap.run()
+try:
+    rc = tap.run()
+finally:
+    inst.destroy()
+sys.exit(rc)
