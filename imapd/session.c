@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "imapd/imapd.h"
 #include "tls/tls_server.h"
 
@@ -71,7 +72,6 @@ static int	imap_session_input(struct imap_session *);
 static int	imap_dispatch(struct imap_session *);
 static const struct imap_cmd *imap_cmd_find(const char *);
 static int	imap_flush(struct imap_session *);
-static void	imap_addr(int, int, char *, size_t);
 static void	imap_session_log_end(struct imap_session *);
 
 void
@@ -115,8 +115,8 @@ imap_session_init(struct imap_session *s, struct imapd *d, int fd)
 	buf_reserve(&s->io.in, 1);
 	imap_reader_init(&s->rd, &d->lim_pre);
 	buf_init(&s->tagged);
-	imap_addr(fd, 1, s->rip, sizeof(s->rip));
-	imap_addr(fd, 0, s->lip, sizeof(s->lip));
+	netaddr_socket_format(fd, 1, s->rip, sizeof(s->rip));
+	netaddr_socket_format(fd, 0, s->lip, sizeof(s->lip));
 }
 
 static void
@@ -393,29 +393,6 @@ imap_cmd_namespace(struct imap_session *s, struct imap_command *cmd)
 	iobuf_puts(&s->io, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
 	imap_reply(s, cmd, "OK Namespace completed.");
 	return IMAP_CMD_OK;
-}
-
-/* imap_addr: the numeric address of one end of fd (peer or local). */
-static void
-imap_addr(int fd, int peer, char *out, size_t outlen)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[NI_MAXHOST];
-	int rc;
-
-	rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) :
-	    getsockname(fd, (struct sockaddr *)&ss, &len);
-	if (rc == -1 || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
-	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host),
-	    NULL, 0, NI_NUMERICHOST) != 0) {
-		strlcpy(out, "unknown", outlen);
-		return;
-	}
-	if (strncmp(host, "::ffff:", 7) == 0 && strchr(host + 7, '.') != NULL)
-		strlcpy(out, host + 7, outlen);
-	else
-		strlcpy(out, host, outlen);
 }
 
 /* Dovecot's shapes: imap(user) after login, imap-login before. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "pop3d/pop3d.h"
 
 struct pop3_cmd {
@@ -46,7 +47,6 @@ static void	pop3_session_loop(struct pop3_session *);
 static int	pop3_dispatch(struct pop3_session *, struct buf *);
 static const struct pop3_cmd *pop3_cmd_find(const char *);
 static int	pop3_input_has_line(const struct iobuf *);
-static void	pop3_addr(int, int, char *, size_t);
 static void	pop3_session_size(struct pop3_session *);
 static void	pop3_session_log_end(struct pop3_session *);
 
@@ -86,8 +86,8 @@ pop3_session_init(struct pop3_session *s, struct pop3d *d, int fd)
 	iobuf_init(&s->io, fd, d->timeout);
 	/* iobuf_getline would memchr(NULL, 0) on a never-filled buffer. */
 	buf_reserve(&s->io.in, 1);
-	pop3_addr(fd, 1, s->rip, sizeof(s->rip));
-	pop3_addr(fd, 0, s->lip, sizeof(s->lip));
+	netaddr_socket_format(fd, 1, s->rip, sizeof(s->rip));
+	netaddr_socket_format(fd, 0, s->lip, sizeof(s->lip));
 }
 
 static void
@@ -250,30 +250,6 @@ pop3_session_size(struct pop3_session *s)
 {
 	if (s->size_all < 0 && pop3_mailbox_octets(s, 1, &s->size_all) == -1)
 		s->size_all = 0;
-}
-
-/* pop3_addr: the numeric address of one end of fd (peer or local). */
-static void
-pop3_addr(int fd, int peer, char *out, size_t outlen)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[NI_MAXHOST];
-	int rc;
-
-	rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) :
-	    getsockname(fd, (struct sockaddr *)&ss, &len);
-	if (rc == -1 || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
-	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host),
-	    NULL, 0, NI_NUMERICHOST) != 0) {
-		strlcpy(out, "unknown", outlen);
-		return;
-	}
-	/* An IPv4 client on a dual-stack socket: log it as IPv4. */
-	if (strncmp(host, "::ffff:", 7) == 0 && strchr(host + 7, '.') != NULL)
-		strlcpy(out, host + 7, outlen);
-	else
-		strlcpy(out, host, outlen);
 }
 
 static void

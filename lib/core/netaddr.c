@@ -75,6 +75,24 @@ netaddr_from_sockaddr(const struct sockaddr *sa, socklen_t salen,
 }
 
 void
+netaddr_socket_format(int fd, int peer, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct netaddr a;
+	int rc;
+
+	rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) :
+	    getsockname(fd, (struct sockaddr *)&ss, &len);
+	if (rc == -1 || netaddr_from_sockaddr((struct sockaddr *)&ss, len,
+	    &a) == -1) {
+		strlcpy(out, "unknown", outlen);
+		return;
+	}
+	netaddr_format(&a, out, outlen);
+}
+
+void
 netaddr_format(const struct netaddr *a, char *out, size_t outlen)
 {
 	if (inet_ntop(a->family, a->addr, out, (socklen_t)outlen) == NULL)

@@ -35,6 +35,8 @@ int	netaddr_from_sockaddr(const struct sockaddr *, socklen_t,
 	    struct netaddr *);
 /* netaddr_format: the numeric text form (no brackets). */
 void	netaddr_format(const struct netaddr *, char *, size_t);
+/* netaddr_socket_format: the peer's (peer) or our end of socket fd; "unknown". */
+void	netaddr_socket_format(int fd, int peer, char *, size_t);
 /* netaddr_cidr_parse: "a.b.c.d[/n]", "[v6][/n]", "v6[/n]"; -1 + err. */
 int	netaddr_cidr_parse(const char *, struct netaddr_cidr *, char *err,
 	    size_t errlen);
