@@ -46,6 +46,7 @@ static const struct master_dir master_queue_dirs[] = {
 	{ "hold", 0700, DIR_MAIL },
 	{ "corrupt", 0700, DIR_MAIL },
 	{ "trash", 0700, DIR_MAIL },		/* qmgr: removed, to unlink */
+	{ "recycle", 0700, DIR_MAIL },		/* qmgr to smtpd: for reuse */
 	{ "private", 0700, DIR_MAIL },
 	{ "public", 0710, DIR_MAIL_POSTDROP },
 	{ "pid", 0755, DIR_ROOT },

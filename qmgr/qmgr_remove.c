@@ -1,11 +1,17 @@
 /*
  * qmgr_remove: finished queue files leave qmgr's loop by a rename into
- * trash/ (a directory-entry change, no blocks freed) and are unlinked by a
- * few remover threads, so the cost of freeing blocks (a synchronous discard
- * on some file systems: milliseconds per file) is paid in parallel, off
- * the serial scheduler. Nothing ever reads trash/: a file there is removed,
- * at the latest by the next start. Interface: qmgr_remove_start,
- * qmgr_remove_file. Parameters: qmgr_remove_threads, qmgr_remove_queue_limit.
+ * trash/ (a directory-entry change, no blocks freed). Files finished in
+ * active/ then go to the recycler thread, which makes their removal from
+ * active/ durable (one fsync of active/ per batch) and moves them into
+ * recycle/ for smtpd to reuse (lib/queue/queue_pool.c); the rest, and what
+ * the pool will not take, are unlinked by a few remover threads, so the
+ * cost of freeing blocks (a synchronous discard on some file systems:
+ * milliseconds per file) is paid in parallel, off the serial scheduler.
+ * Nothing ever reads trash/: a file there is removed or recycled, at the
+ * latest by the next start. Interface: qmgr_remove_start,
+ * qmgr_remove_file. Parameters: qmgr_remove_threads,
+ * qmgr_remove_queue_limit, queue_recycle_limit.
+ * Crash safety: docs/QUEUE.md sections 4a and 4b.
  */
 #include <sys/stat.h>
 #include <dirent.h>
@@ -24,37 +30,166 @@
 #include "qmgr/qmgr.h"
 
 #define QMGR_REMOVE_THREADS_MAX	64
+#define QMGR_RECYCLE_BATCH	256	/* files per fsync of active/ */
+#define QMGR_RECYCLE_WAIT_US	10000	/* to gather a batch */
 
-struct qmgr_remover {
+/* IDs handed from the loop to threads; bounded, never blocks the loop. */
+struct qmgr_ring {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 wake;
-	char		(*ring)[QUEUE_ID_MAX];
+	char		(*ids)[QUEUE_ID_MAX];
 	size_t		 head, count, cap;
+};
+
+struct qmgr_remover {
+	struct qmgr_ring unlinks;	/* trash/ID to unlink */
+	struct qmgr_ring recycles;	/* trash/ID from active/, to reuse */
+	struct queue_pool pool;		/* recycle/; dirfd -1 when off */
 	int		 dirfd;		/* trash/ */
+	int		 activefd;	/* active/, fsynced per batch */
 };
 
 static void *qmgr_remove_thread(void *);
+static void *qmgr_recycle_thread(void *);
 static void qmgr_remove_sweep(struct qmgr *);
-static int qmgr_remove_push(struct qmgr_remover *, const char *);
+static void qmgr_ring_init(struct qmgr_ring *, size_t);
+static int qmgr_ring_push(struct qmgr_ring *, const char *);
+static size_t qmgr_ring_take(struct qmgr_ring *, char (*)[QUEUE_ID_MAX],
+    size_t, int);
+static void qmgr_threads_start(void *(*)(void *), void *, int);
+static void qmgr_recycle_start(struct qmgr *, struct qmgr_remover *);
+
+static void
+qmgr_ring_init(struct qmgr_ring *ring, size_t cap)
+{
+	ring->cap = cap;
+	ring->ids = xcalloc(cap, sizeof(*ring->ids));
+	pthread_mutex_init(&ring->lock, NULL);
+	pthread_cond_init(&ring->wake, NULL);
+}
+
+/* Queue id for a thread: 1, or 0 when full, threadless or too long. */
+static int
+qmgr_ring_push(struct qmgr_ring *ring, const char *id)
+{
+	int queued = 0;
+
+	if (ring->cap == 0 || strlen(id) >= QUEUE_ID_MAX)
+		return 0;
+	pthread_mutex_lock(&ring->lock);
+	if (ring->count < ring->cap) {
+		strlcpy(ring->ids[(ring->head + ring->count) % ring->cap], id,
+		    QUEUE_ID_MAX);
+		ring->count++;
+		queued = 1;
+		pthread_cond_signal(&ring->wake);
+	}
+	pthread_mutex_unlock(&ring->lock);
+	return queued;
+}
+
+/* Take up to max IDs; with wait, block until there is at least one. */
+static size_t
+qmgr_ring_take(struct qmgr_ring *ring, char (*out)[QUEUE_ID_MAX], size_t max,
+    int wait)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&ring->lock);
+	while (wait && ring->count == 0)
+		pthread_cond_wait(&ring->wake, &ring->lock);
+	while (n < max && ring->count > 0) {
+		memcpy(out[n++], ring->ids[ring->head], QUEUE_ID_MAX);
+		ring->head = (ring->head + 1) % ring->cap;
+		ring->count--;
+	}
+	pthread_mutex_unlock(&ring->lock);
+	return n;
+}
 
 static void *
 qmgr_remove_thread(void *arg)
 {
 	struct qmgr_remover *r = arg;
-	char id[QUEUE_ID_MAX];
+	char id[1][QUEUE_ID_MAX];
 
 	for (;;) {
-		pthread_mutex_lock(&r->lock);
-		while (r->count == 0)
-			pthread_cond_wait(&r->wake, &r->lock);
-		memcpy(id, r->ring[r->head], sizeof(id));
-		r->head = (r->head + 1) % r->cap;
-		r->count--;
-		pthread_mutex_unlock(&r->lock);
+		qmgr_ring_take(&r->unlinks, id, 1, 1);
 		/* A failure leaves the file in trash/: the next start retries. */
-		(void)unlinkat(r->dirfd, id, 0);
+		(void)unlinkat(r->dirfd, id[0], 0);
 	}
 	return NULL;
+}
+
+/*
+ * The files of one batch left active/ (renamed into trash/) before they
+ * were handed here; one fsync of active/ makes all those removals durable
+ * before any of them can be rewritten as a new message, so a power loss
+ * cannot bring back an active/ name for a file smtpd has since reused.
+ */
+static void *
+qmgr_recycle_thread(void *arg)
+{
+	struct qmgr_remover *r = arg;
+	char (*ids)[QUEUE_ID_MAX];
+	size_t n, i;
+	int synced;
+
+	ids = xcalloc(QMGR_RECYCLE_BATCH, sizeof(*ids));
+	for (;;) {
+		n = qmgr_ring_take(&r->recycles, ids, 1, 1);
+		usleep(QMGR_RECYCLE_WAIT_US);
+		n += qmgr_ring_take(&r->recycles, ids + n,
+		    QMGR_RECYCLE_BATCH - n, 0);
+		synced = fsync(r->activefd) == 0;
+		for (i = 0; i < n; i++) {
+			if (synced && queue_pool_put(&r->pool, r->dirfd,
+			    ids[i]) == 0)
+				continue;
+			if (!qmgr_ring_push(&r->unlinks, ids[i]))
+				(void)unlinkat(r->dirfd, ids[i], 0);
+		}
+	}
+	return NULL;
+}
+
+static void
+qmgr_threads_start(void *(*fn)(void *), void *arg, int n)
+{
+	sigset_t all, old;
+	pthread_t t;
+	int i;
+
+	/* Signals (SIGTERM) stay with the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < n; i++) {
+		if ((errno = pthread_create(&t, NULL, fn, arg)) != 0)
+			fatal("pthread_create");
+		pthread_detach(t);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* recycle/ (made by master) and active/ open, one recycler thread. */
+static void
+qmgr_recycle_start(struct qmgr *q, struct qmgr_remover *r)
+{
+	long long slots;
+
+	slots = config_get_int(q->cfg, "queue_recycle_limit");
+	if (slots <= 0)
+		return;
+	if (queue_pool_open(&r->pool, QUEUE_RECYCLE, slots) == -1 ||
+	    (r->activefd = open(QUEUE_ACTIVE, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		log_warn("%s (finished queue files are removed, not reused)",
+		    QUEUE_RECYCLE);
+		queue_pool_close(&r->pool);
+		return;
+	}
+	qmgr_ring_init(&r->recycles, r->unlinks.cap);
+	qmgr_threads_start(qmgr_recycle_thread, r, 1);
 }
 
 /*
@@ -66,10 +201,8 @@ void
 qmgr_remove_start(struct qmgr *q)
 {
 	struct qmgr_remover *r;
-	sigset_t all, old;
-	pthread_t t;
 	long long n, cap;
-	int i, fd;
+	int fd;
 
 	n = config_get_int(q->cfg, "qmgr_remove_threads");
 	cap = config_get_int(q->cfg, "qmgr_remove_queue_limit");
@@ -83,25 +216,16 @@ qmgr_remove_start(struct qmgr *q)
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->dirfd = fd;
+	r->activefd = -1;
+	r->pool.dirfd = -1;
 	q->remover = r;
 	if (n <= 0 || cap <= 0) {
 		qmgr_remove_sweep(q);
 		return;
 	}
-	r->cap = (size_t)cap;
-	r->ring = xcalloc(r->cap, sizeof(*r->ring));
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->wake, NULL);
-	/* Signals (SIGTERM) stay with the main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < n; i++) {
-		if ((errno = pthread_create(&t, NULL, qmgr_remove_thread,
-		    r)) != 0)
-			fatal("pthread_create");
-		pthread_detach(t);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	qmgr_ring_init(&r->unlinks, (size_t)cap);
+	qmgr_threads_start(qmgr_remove_thread, r, (int)n);
+	qmgr_recycle_start(q, r);
 	qmgr_remove_sweep(q);
 }
 
@@ -125,30 +249,11 @@ qmgr_remove_sweep(struct qmgr *q)
 		return;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.' && !qmgr_remove_push(r, de->d_name) &&
+		if (de->d_name[0] != '.' &&
+		    !qmgr_ring_push(&r->unlinks, de->d_name) &&
 		    unlinkat(r->dirfd, de->d_name, 0) == -1 && errno != ENOENT)
 			log_warn("remove %s/%s", QUEUE_TRASH, de->d_name);
 	closedir(d);
-}
-
-/* Queue trash/id for a thread: 1, or 0 when full, threadless or too long. */
-static int
-qmgr_remove_push(struct qmgr_remover *r, const char *id)
-{
-	int queued = 0;
-
-	if (r->cap == 0 || strlen(id) >= QUEUE_ID_MAX)
-		return 0;
-	pthread_mutex_lock(&r->lock);
-	if (r->count < r->cap) {
-		strlcpy(r->ring[(r->head + r->count) % r->cap], id,
-		    QUEUE_ID_MAX);
-		r->count++;
-		queued = 1;
-		pthread_cond_signal(&r->wake);
-	}
-	pthread_mutex_unlock(&r->lock);
-	return queued;
 }
 
 /*
@@ -162,14 +267,19 @@ qmgr_remove_file(struct qmgr *q, const char *dir, const char *id)
 {
 	struct qmgr_remover *r = q->remover;
 	char path[PATH_MAX];
+	int queued;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, id);
-	if (r == NULL || r->cap == 0 || strlen(id) >= QUEUE_ID_MAX)
+	if (r == NULL || r->unlinks.cap == 0 || strlen(id) >= QUEUE_ID_MAX)
 		return unlink(path);
 	if (renameat(AT_FDCWD, path, r->dirfd, id) == -1)
 		return errno == ENOENT ? -1 : unlink(path);
-	if (!qmgr_remove_push(r, id) && unlinkat(r->dirfd, id, 0) == -1 &&
-	    errno != ENOENT)
+	/* Only the recycler's fsync of active/ covers this removal. */
+	queued = r->pool.dirfd != -1 && !strcmp(dir, QUEUE_ACTIVE) &&
+	    qmgr_ring_push(&r->recycles, id);
+	if (!queued)
+		queued = qmgr_ring_push(&r->unlinks, id);
+	if (!queued && unlinkat(r->dirfd, id, 0) == -1 && errno != ENOENT)
 		return -1;
 	return 0;
 }

@@ -295,6 +295,10 @@ main(int argc, char *argv[])
 		fatal("chdir %s", queue_dir);
 	priv_drop_user(config_get(opts.cfg, "mail_owner"),
 	    opts.chroot ? queue_dir : NULL);
+	/* Without recycle/ every message gets a new file, as before. */
+	if (queue_pool_open(&conf.queue_pool, QUEUE_RECYCLE,
+	    config_get_int(opts.cfg, "queue_recycle_limit")) == -1)
+		log_warn("open %s (new queue files only)", QUEUE_RECYCLE);
 
 	service_serve(opts.cfg, smtpd_session, &conf);
 }

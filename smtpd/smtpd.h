@@ -108,6 +108,7 @@ struct smtpd_conf {
 	int	 smtputf8;		/* smtputf8_enable */
 	struct netaddr_list *bare_newline_exclusions;
 	struct netaddr_list *event_exceptions;	/* no per-IP limits */
+	struct queue_pool queue_pool;	/* recycle/: files to reuse */
 	int	 conn_table_fd;		/* smtpd_io.c, -1 until opened */
 	int	 rate_table_fd;		/* smtpd_io.c, -1 until opened */
 	long long rate_limit;		/* connections per rate_unit, 0: off */

@@ -315,7 +315,8 @@ smtpd_queue_open(struct smtpd_session *s)
 {
 	struct queue_writer *w = &s->queue;
 
-	if (queue_writer_open(w, QUEUE_INCOMING) == -1) {
+	if (queue_writer_open_pool(w, QUEUE_INCOMING,
+	    &s->conf->queue_pool) == -1) {
 		log_warn("create queue file in %s", QUEUE_INCOMING);
 		return -1;
 	}

@@ -101,6 +101,7 @@ static const struct config_default config_defaults[] = {
 	{ "qmgr_remove_queue_limit", "10000" },
 	{ "qmgr_remove_threads", "8" },
 	{ "queue_directory", "/var/spool/postilion" },
+	{ "queue_recycle_limit", "256" },
 	{ "queue_run_delay", "300s" },
 	{ "relay_domains", "" },
 	{ "relayhost", "" },

@@ -71,6 +71,13 @@ queue_put_header(unsigned char *h, int type, uint32_t len)
 int
 queue_writer_open(struct queue_writer *w, const char *dir)
 {
+	return queue_writer_open_pool(w, dir, NULL);
+}
+
+int
+queue_writer_open_pool(struct queue_writer *w, const char *dir,
+    const struct queue_pool *pool)
+{
 	static unsigned int counter;
 	struct timeval tv;
 	struct stat st;
@@ -78,6 +85,7 @@ queue_writer_open(struct queue_writer *w, const char *dir)
 
 	memset(w, 0, sizeof(*w));
 	w->fd = -1;
+	w->reused_size = -1;
 	buf_init(&w->pending);
 	if (strlcpy(w->dir, dir, sizeof(w->dir)) >= sizeof(w->dir)) {
 		errno = ENAMETOOLONG;
@@ -94,9 +102,13 @@ queue_writer_open(struct queue_writer *w, const char *dir)
 	gettimeofday(&tv, NULL);
 	snprintf(w->tmpname, sizeof(w->tmpname), ".%lX%lX%X",
 	    (unsigned long)getpid(), (unsigned long)tv.tv_usec, counter++);
-	w->fd = openat(w->dirfd, w->tmpname,
-	    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (w->fd == -1 || fstat(w->fd, &st) == -1) {
+	if (pool != NULL &&
+	    (w->fd = queue_pool_take(pool, w->dirfd, w->tmpname, &st)) != -1)
+		w->reused_size = st.st_size;
+	else
+		w->fd = openat(w->dirfd, w->tmpname,
+		    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (w->fd == -1 || (w->reused_size == -1 && fstat(w->fd, &st) == -1)) {
 		saved = errno;
 		queue_writer_abort(w);
 		errno = saved;
@@ -201,6 +213,11 @@ queue_writer_commit(struct queue_writer *w)
 	queue_writer_flush(w);
 	if (w->failed) {
 		saved = w->failed;
+		goto fail;
+	}
+	/* A reused file loses its old tail before anything is durable. */
+	if (w->reused_size > w->flushed && ftruncate(w->fd, w->flushed) == -1) {
+		saved = errno;
 		goto fail;
 	}
 	/* Data first, then the name, then the directory entry. */
@@ -528,5 +545,5 @@ queue_rcpts_done(int fd, const struct queue_rcpt *want, size_t n)
 		if (!queue_rcpt_find(&m, &want[i])->done)
 			rc = pwrite_full(fd, &type, 1, want[i].offset);
 	queue_message_free(&m);
-	return rc == -1 ? -1 : fdatasync(fd);
+	return rc;
 }

@@ -29,6 +29,8 @@
 
 #include "core/buf.h"
 
+struct stat;
+
 #define QREC_TIME	'T'	/* "seconds microseconds" of arrival */
 #define QREC_SENDER	'S'	/* envelope sender, "" for the null sender */
 #define QREC_ATTR	'A'	/* "name=value": client_name, client_address, helo, protocol, message_id */
@@ -51,6 +53,16 @@
 #define QUEUE_HOLD	"hold"
 #define QUEUE_CORRUPT	"corrupt"
 #define QUEUE_TRASH	"trash"	/* removed files awaiting unlink (qmgr) */
+#define QUEUE_RECYCLE	"recycle" /* finished files for reuse (queue_pool) */
+
+#define QUEUE_POOL_SLOTS_MAX	100000
+#define QUEUE_POOL_FILE_MAX	(64 * 1024)	/* larger files are unlinked */
+
+/* Finished queue files kept for reuse (queue_pool.c). */
+struct queue_pool {
+	int	 dirfd;		/* recycle/, or -1: no pool */
+	unsigned int nslots;
+};
 
 struct queue_writer {
 	int	 fd;
@@ -59,6 +71,7 @@ struct queue_writer {
 	char	 tmpname[QUEUE_ID_MAX + 2];
 	char	 id[QUEUE_ID_MAX];
 	off_t	 flushed;	/* bytes already written to fd */
+	off_t	 reused_size;	/* size of a recycled file when taken, or -1 */
 	off_t	 content_hdr;	/* offset of the CONTENT record header */
 	uint64_t content_len;
 	struct buf pending;	/* small records and content, batched */
@@ -70,6 +83,13 @@ struct queue_writer {
  * queue directory is the cwd of every queue process). 0 or -1 (errno).
  */
 int	queue_writer_open(struct queue_writer *, const char *dir);
+/*
+ * queue_writer_open_pool: the same, but write into a file taken from the
+ * pool when there is one (its old bytes are overwritten and cut off before
+ * the fsync, so none of them is ever part of the new message).
+ */
+int	queue_writer_open_pool(struct queue_writer *, const char *dir,
+	    const struct queue_pool *);
 void	queue_writer_record(struct queue_writer *, int type, const void *,
 	    size_t);
 void	queue_writer_recordf(struct queue_writer *, int type, const char *, ...)
@@ -127,13 +147,29 @@ const char *queue_message_attr(const struct queue_message *, const char *);
 /* queue_rcpt_done: mark the recipient finished (in place) and fsync. */
 int	queue_rcpt_done(int fd, const struct queue_rcpt *);
 /*
- * queue_rcpts_done: mark n recipients finished with one fdatasync, for a
- * delivery agent holding the file qmgr passed it. Each entry's offset must
+ * queue_rcpts_done: mark n recipients finished, for a delivery agent
+ * holding the file qmgr passed it. No fsync: the mark must survive the
+ * agent's or qmgr's death (the page cache keeps it), and a power loss
+ * that drops it costs one more delivery (docs/QUEUE.md section 4). Each entry's offset must
  * be the header of a RCPT or DONE record of fd whose address equals the
  * entry's address; if any is not, nothing is written (-1, EINVAL), so a bad
  * request cannot scribble on the file. 0, or -1 (errno).
  */
 int	queue_rcpts_done(int fd, const struct queue_rcpt *, size_t n);
+
+/*
+ * queue_pool_open: the pool in dir with nslots slots (<= 0: no pool, 0).
+ * queue_pool_put: move fromfd/name into a free slot; -1 when the file does
+ * not qualify (one link, ours, at most QUEUE_POOL_FILE_MAX) or no free
+ * slot was found, and the caller removes it instead.
+ * queue_pool_take: move a pooled file to todirfd/name and open it
+ * read-write (mode 0600, st filled); -1 when none was found.
+ */
+int	queue_pool_open(struct queue_pool *, const char *dir, long long nslots);
+void	queue_pool_close(struct queue_pool *);
+int	queue_pool_put(const struct queue_pool *, int fromfd, const char *name);
+int	queue_pool_take(const struct queue_pool *, int todirfd, const char *name,
+	    struct stat *);
 
 /* queue_id_valid: a name that is a queue ID (uppercase hex, 10+ chars). */
 int	queue_id_valid(const char *);

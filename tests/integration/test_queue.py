@@ -747,6 +747,102 @@ def removal_hand_off_past_its_bound_still_removes_everything():
         tight.destroy()
 
 
+def client_ids(instance):
+    """Queue IDs in order of acceptance (smtpd's client= lines)."""
+    return [l.split("]: ")[1].split(":")[0] for l in instance.log().splitlines()
+            if "/smtpd[" in l and ": client=" in l and "NOQUEUE" not in l]
+
+
+@tap.test
+def finished_queue_files_are_reused_within_queue_recycle_limit():
+    """Finished queue files go to recycle/ (at most queue_recycle_limit of
+    them) and smtpd writes new messages into them: queue IDs repeat their
+    inode part. A small message written over a large one's file carries
+    none of the old bytes, and every message arrives exactly as sent."""
+    pool = make_instance("queue_recycle_limit = 4\n")
+    recycle = os.path.join(pool.queue, "recycle")
+    try:
+        pool.add_user(USER, "pw-demo-1")
+        pool.start()
+        pool.wait_log("daemon started")
+        big = "".join("big line %05d %s\r\n" % (i, "x" * 60) for i in range(500))
+        sent = {}
+        most = 0
+        for n in range(40):
+            body = big if n % 10 == 0 else "small body %d\r\n" % n
+            subject = "pool %d" % n
+            sent[subject] = body.replace("\r\n", "\n")
+            send(pool, [USER], subject, body=body)
+            wait_for(lambda: len(pool.maildir_files(USER)) > n, timeout=30,
+                     what="message %d delivered" % n)
+            most = max(most, len(os.listdir(recycle)))
+            # Let the recycler's batch (10 ms) land before the next one.
+            wait_for(lambda: not pool.queue_files("incoming", "active", "trash"),
+                     timeout=10, what="queue empty after %d" % n)
+        assert most <= 4, most
+        got = {m["Subject"]: m.get_payload() for m in mails(pool)}
+        assert got == sent, sorted(set(got.items()) ^ set(sent.items()))[:4]
+        inodes = [qid[5:] for qid in client_ids(pool)]
+        assert len(inodes) == 40, inodes
+        assert len(set(inodes)) <= 10, inodes      # reused, not one per message
+        names = sorted(os.listdir(recycle))
+        assert names and all(n in ("s0", "s1", "s2", "s3") for n in names), names
+        bad = [l for l in pool.log().splitlines() if "fatal:" in l or "warning:" in l]
+        assert not bad, bad
+    finally:
+        pool.destroy()
+
+
+@tap.test
+def a_pooled_file_with_a_second_name_is_never_written_and_zero_turns_reuse_off():
+    """A file in recycle/ that still has another name (what a crash on a
+    file system without a journal can leave: a stale entry for a live
+    message) is dropped from the pool, never written into; with
+    queue_recycle_limit = 0 nothing goes to recycle/ at all."""
+    pool = make_instance("queue_recycle_limit = 1\n")
+    off = make_instance("queue_recycle_limit = 0\n")
+    try:
+        for i in (pool, off):
+            i.add_user(USER, "pw-demo-1")
+            i.start()
+            i.wait_log("daemon started")
+        recycle = os.path.join(pool.queue, "recycle")
+        held = os.path.join(pool.queue, "hold", "ABCDE12345F")
+        data = (queue_record("T", "%d 0" % int(time.time())) +
+                queue_record("S", USER) + queue_record("R", USER) +
+                queue_record("C", "Subject: held\n\nkeep me\n") +
+                queue_record("E", ""))
+        with open(held, "wb") as f:
+            f.write(data)
+        if IS_ROOT:
+            shutil.chown(held, MAIL_OWNER)
+        # The pool's only slot, taken by a second name of the held file.
+        for name in os.listdir(recycle):
+            os.unlink(os.path.join(recycle, name))
+        pool.cli("queue", "hold", "ALL")     # qmgr idle: nothing refills s0
+        os.link(held, os.path.join(recycle, "s0"))
+        with smtplib.SMTP("127.0.0.1", pool.smtp_port, timeout=30) as s:
+            s.sendmail("sender@example.org", [USER],
+                       "Subject: after the alias\r\n\r\nnew\r\n")
+        wait_for(lambda: any(m["Subject"] == "after the alias" for m in mails(pool)),
+                 timeout=30, what="delivery next to the alias")
+        with open(held, "rb") as f:
+            assert f.read() == data
+        assert os.stat(held).st_nlink == 1
+        s0 = os.path.join(recycle, "s0")
+        assert not os.path.exists(s0) or os.stat(s0).st_ino != os.stat(held).st_ino
+        for n in range(5):
+            send(off, [USER], "off %d" % n)
+        wait_for(lambda: len(off.maildir_files(USER)) >= 5, timeout=30,
+                 what="5 messages without a pool")
+        wait_for(lambda: not off.queue_files("incoming", "active", "trash"),
+                 timeout=10, what="queue empty without a pool")
+        assert os.listdir(os.path.join(off.queue, "recycle")) == []
+    finally:
+        pool.destroy()
+        off.destroy()
+
+
 def fill_disk(path):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     try:

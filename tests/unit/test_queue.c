@@ -322,3 +322,88 @@ Test(queue, agent_marks_checked_recipients_done)
 	queue_message_free(&m);
 	close(fd);
 }
+
+/* A one-slot pool in recycle/: put, take, and what take refuses. */
+Test(queue, pool_reuses_a_finished_file_and_refuses_strangers)
+{
+	struct queue_pool pool;
+	struct queue_writer w;
+	struct queue_message m;
+	struct stat st, big;
+	char err[256], id[QUEUE_ID_MAX], *body;
+	int fd, in, i;
+
+	cr_assert_eq(mkdir("recycle", 0700), 0);
+	cr_assert_eq(mkdir("trash", 0700), 0);
+	cr_assert_eq(queue_pool_open(&pool, "recycle", 1), 0);
+	in = open("incoming", O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(in, 0);
+
+	/* A finished 20 KB message goes into the pool (slot s0). */
+	body = malloc(20000);
+	memset(body, 'x', 19999);
+	body[19999] = '\0';
+	write_message(&w, body);
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	strlcpy(id, w.id, sizeof(id));
+	cr_assert_eq(stat("incoming", &st), 0);
+	cr_assert_eq(chdir("incoming"), 0);
+	cr_assert_eq(stat(id, &big), 0);
+	cr_assert_eq(chmod(id, 0640), 0);	/* a delay-notice bit */
+	cr_assert_eq(chdir(".."), 0);
+	cr_assert_eq(queue_pool_put(&pool, in, id), 0);
+	cr_assert_eq(access("recycle/s0", F_OK), 0);
+	/* The slot is full: the next file is not taken. */
+	write_message(&w, "second\n");
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	cr_assert_eq(queue_pool_put(&pool, in, w.id), -1);
+	cr_assert_eq(errno, EEXIST);
+
+	/* A small message written into it: same inode, no old bytes. */
+	cr_assert_eq(queue_writer_open_pool(&w, "incoming", &pool), 0);
+	cr_assert_eq(w.reused_size, big.st_size);
+	queue_writer_record(&w, QREC_SENDER, "", 0);
+	queue_writer_record(&w, QREC_RCPT, "bob@example.com", 15);
+	queue_writer_content_begin(&w);
+	queue_writer_content(&w, "short\n", 6);
+	queue_writer_content_end(&w);
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	cr_assert_eq(access("recycle/s0", F_OK), -1);
+	cr_assert_eq(chdir("incoming"), 0);
+	cr_assert_eq(stat(w.id, &st), 0);
+	cr_assert_eq(st.st_ino, big.st_ino);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+	cr_assert_lt(st.st_size, 200);
+	fd = open(w.id, O_RDONLY);
+	cr_assert_eq(queue_file_read(fd, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(m.content_len, 6);
+	cr_assert_eq(m.nrcpts, 1);
+	queue_message_free(&m);
+	close(fd);
+	cr_assert_eq(chdir(".."), 0);
+
+	/* A second name, a symlink, a directory: dropped, never opened. */
+	for (i = 0; i < 3; i++) {
+		if (i == 0) {
+			cr_assert_eq(chdir("incoming"), 0);
+			cr_assert_eq(link(w.id, "../recycle/s0"), 0);
+			cr_assert_eq(chdir(".."), 0);
+		} else if (i == 1)
+			cr_assert_eq(symlink("/etc/passwd", "recycle/s0"), 0);
+		else
+			cr_assert_eq(mkdir("recycle/s0", 0700), 0);
+		cr_assert_eq(queue_writer_open_pool(&w, "incoming", &pool), 0);
+		cr_assert_eq(w.reused_size, -1, "case %d reused", i);
+		queue_writer_abort(&w);
+		if (i == 2)
+			cr_assert_eq(rmdir("recycle/s0"), 0);
+		else
+			cr_assert_eq(access("recycle/s0", F_OK), -1);
+	}
+	cr_assert_eq(chdir("incoming"), 0);
+	cr_assert_eq(stat(w.id, &st), -1);	/* aborted: gone */
+	cr_assert_eq(chdir(".."), 0);
+	free(body);
+	close(in);
+	queue_pool_close(&pool);
+}
