@@ -5,6 +5,7 @@
  * are checked before anything is sent, so a bad one gets a clean BAD.
  * Non-PEEK body items set \Seen, and the new FLAGS go with the reply.
  */
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,8 @@ static int	fetch_one(struct imap_session *, size_t, const struct fetch_req *,
 		    struct buf *, int *);
 static int	fetch_run(struct imap_session *, const struct imap_seqset *,
 		    int, const struct fetch_req *);
+static int	fetch_read_file(int, struct buf *);
+static void	fetch_crlf(struct buf *, const char *, size_t);
 static void	fetch_blob_fields(struct buf *, struct imap_msgdata *);
 static int	fetch_blob_parse(const struct buf *, struct fetch_cached *);
 static void	fetch_content(struct buf *, struct imap_msgdata *,
@@ -328,28 +331,24 @@ imap_msg_load(struct imap_session *s, struct imap_index_msg *m,
     struct imap_msgdata *fm)
 {
 	struct mime_limits lim;
-	char buf[65536], err[128];
-	ssize_t n, i;
-	int fd, cr = 0;
+	struct buf raw;
+	char err[128];
+	int fd;
 
 	if (fm->loaded)
 		return 0;
 	if ((fd = imap_msg_open(s, m)) == -1)
 		return -1;
-	buf_init(&fm->crlf);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (i = 0; i < n; i++) {
-			if (buf[i] == '\n' && !cr)
-				buf_putc(&fm->crlf, '\r');
-			buf_putc(&fm->crlf, buf[i]);
-			cr = buf[i] == '\r';
-		}
-	close(fd);
-	if (n < 0) {
-		buf_free(&fm->crlf);
+	buf_init(&raw);
+	if (fetch_read_file(fd, &raw) == -1) {
+		close(fd);
+		buf_free(&raw);
 		return -1;
 	}
-	buf_reserve(&fm->crlf, 1);
+	close(fd);
+	buf_init(&fm->crlf);
+	fetch_crlf(&fm->crlf, raw.data, raw.len);
+	buf_free(&raw);
 	mime_limits_default(&lim);
 	fm->mime = mime_parse(fm->crlf.data, fm->crlf.len, &lim, err,
 	    sizeof(err));
@@ -359,6 +358,64 @@ imap_msg_load(struct imap_session *s, struct imap_index_msg *m,
 	}
 	fm->loaded = 1;
 	return 0;
+}
+
+/* The whole file in as few reads as its size allows. */
+static int
+fetch_read_file(int fd, struct buf *out)
+{
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	buf_reserve(out, st.st_size > 0 ? (size_t)st.st_size + 1 : 4096);
+	for (;;) {
+		if (out->size - out->len < 4096)
+			buf_reserve(out, out->size);
+		n = read(fd, out->data + out->len, out->size - out->len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		out->len += (size_t)n;
+	}
+	out->data[out->len] = '\0';
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * LF line ends to CRLF (a CR already there is kept, not doubled), a line
+ * at a time with memchr and memcpy: RFC822.SIZE and every offset IMAP
+ * counts are of this form.
+ */
+static void
+fetch_crlf(struct buf *out, const char *p, size_t len)
+{
+	const char *end = p + len, *nl;
+	size_t lines = 0, n;
+	char *w;
+
+	for (nl = p; (nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL; nl++)
+		lines++;
+	buf_reserve(out, len + lines);
+	w = out->data + out->len;
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			memcpy(w, p, (size_t)(end - p));
+			w += end - p;
+			break;
+		}
+		n = (size_t)(nl - p);
+		memcpy(w, p, n);
+		w += n;
+		if (n == 0 || p[n - 1] != '\r')
+			*w++ = '\r';
+		*w++ = '\n';
+		p = nl + 1;
+	}
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
 }
 
 void
