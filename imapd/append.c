@@ -40,10 +40,10 @@ static void	imap_base_name(struct imap_session *, size_t, char *, size_t);
 static int	imap_message_write(struct imap_session *, int, const char *,
 		    size_t, unsigned, uint32_t, time_t, char *, size_t);
 static uint32_t	imap_uid_of(const struct imap_index *, const char *);
-static int	imap_copy_one(struct imap_session *, struct imap_index_msg *,
+static int	imap_copy_one(struct imap_session *, size_t,
 		    int, struct imap_index *, char *, size_t);
 static uint32_t	imap_copy_keywords(struct imap_session *,
-		    const struct imap_index_msg *, int, struct imap_index *);
+		    const struct imap_msg *, int, struct imap_index *);
 static int	imap_copy(struct imap_session *, struct imap_command *,
 		    const struct imap_arg *, size_t, int, int);
 static int	imap_copy_all(struct imap_session *, int, int,
@@ -225,7 +225,7 @@ imap_uid_copy(struct imap_session *s, struct imap_command *cmd,
 
 /* The message's keywords as letters of the target mailbox. */
 static uint32_t
-imap_copy_keywords(struct imap_session *s, const struct imap_index_msg *m,
+imap_copy_keywords(struct imap_session *s, const struct imap_msg *m,
     int dstfd, struct imap_index *dst)
 {
 	uint32_t kw = 0;
@@ -241,34 +241,37 @@ imap_copy_keywords(struct imap_session *s, const struct imap_index_msg *m,
 
 /* A hard link under a new name with the same flags and INTERNALDATE. */
 static int
-imap_copy_one(struct imap_session *s, struct imap_index_msg *m, int dstfd,
+imap_copy_one(struct imap_session *s, size_t i, int dstfd,
     struct imap_index *dst, char *to, size_t tolen)
 {
+	const struct imap_msg *m = &s->msgs[i];
+	const struct imap_msg_file *f = imap_msg_file(s, i);
 	char base[IMAP_BASE_MAX], info[64];
 	struct buf data;
 	uint32_t kw;
 	ssize_t n;
 	int fd, rc;
 
-	imap_base_name(s, (size_t)m->size, base, sizeof(base));
+	imap_base_name(s, (size_t)f->size, base, sizeof(base));
 	kw = imap_copy_keywords(s, m, dstfd, dst);
 	imap_flags_name(m->flags, kw, info, sizeof(info));
 	snprintf(to, tolen, "cur/%s%s", base, info);
-	if (linkat(s->mdfd, m->name, dstfd, to, 0) == 0)
+	if (f->name != NULL && linkat(s->mdfd, f->name, dstfd, to, 0) == 0)
 		return 0;
 	/* Renamed meanwhile (imap_msg_open finds it), or another fs. */
-	if ((fd = imap_msg_open(s, m)) == -1)
+	if ((fd = imap_msg_open(s, i)) == -1)
 		return -1;
-	if (linkat(s->mdfd, m->name, dstfd, to, 0) == 0) {
+	f = imap_msg_file(s, i);
+	if (linkat(s->mdfd, f->name, dstfd, to, 0) == 0) {
 		close(fd);
 		return 0;
 	}
 	buf_init(&data);
-	buf_reserve(&data, (size_t)m->size + 1);
-	n = read(fd, data.data, (size_t)m->size);
+	buf_reserve(&data, (size_t)f->size + 1);
+	n = read(fd, data.data, (size_t)f->size);
 	close(fd);
-	rc = n == m->size ? imap_message_write(s, dstfd, data.data,
-	    (size_t)n, m->flags, kw, m->mtime, base, sizeof(base)) : -1;
+	rc = n == f->size ? imap_message_write(s, dstfd, data.data,
+	    (size_t)n, m->flags, kw, f->mtime, base, sizeof(base)) : -1;
 	if (rc == 0)
 		snprintf(to, tolen, "cur/%s%s", base, info);
 	buf_free(&data);
@@ -334,7 +337,7 @@ imap_copy_all(struct imap_session *s, int fd, int uid,
 	for (i = 0; i < s->n; i++) {
 		if (!imap_msg_in_set(s, i, &st->set, uid))
 			continue;
-		if (imap_overtime(s) || imap_copy_one(s, &s->msgs[i], fd,
+		if (imap_overtime(s) || imap_copy_one(s, i, fd,
 		    &st->dkw, st->names[st->n], sizeof(st->names[st->n])) ==
 		    -1) {
 			while (st->n > 0)
@@ -377,7 +380,7 @@ imap_copy_reply(struct imap_session *s, struct imap_command *cmd, int uid,
 			iobuf_printf(&s->io, "* OK %sMoved UIDs.\r\n", b.data);
 		for (i = 0; i < s->n; i++)
 			if (imap_msg_in_set(s, i, &st->set, uid))
-				imap_msg_unlink(s, &s->msgs[i]);
+				imap_msg_unlink(s, i);
 		imap_reply(s, cmd, "OK Move completed.");
 	} else
 		imap_reply(s, cmd, "OK %sCopy completed.", b.data ? b.data :

@@ -5,6 +5,7 @@
  * are checked before anything is sent, so a bad one gets a clean BAD.
  * Non-PEEK body items set \Seen, and the new FLAGS go with the reply.
  */
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,9 @@ static int	fetch_one(struct imap_session *, size_t, const struct fetch_req *,
 		    struct buf *, int *);
 static int	fetch_run(struct imap_session *, const struct imap_seqset *,
 		    int, const struct fetch_req *);
+static char	*fetch_cache_name(struct imap_session *, size_t);
+static int	fetch_read_file(int, struct buf *);
+static void	fetch_crlf(struct buf *, const char *, size_t);
 static void	fetch_blob_fields(struct buf *, struct imap_msgdata *);
 static int	fetch_blob_parse(const struct buf *, struct fetch_cached *);
 static void	fetch_content(struct buf *, struct imap_msgdata *,
@@ -324,32 +328,27 @@ fetch_req_free(struct fetch_req *req)
 }
 
 int
-imap_msg_load(struct imap_session *s, struct imap_index_msg *m,
-    struct imap_msgdata *fm)
+imap_msg_load(struct imap_session *s, size_t i, struct imap_msgdata *fm)
 {
 	struct mime_limits lim;
-	char buf[65536], err[128];
-	ssize_t n, i;
-	int fd, cr = 0;
+	struct buf raw;
+	char err[128];
+	int fd;
 
 	if (fm->loaded)
 		return 0;
-	if ((fd = imap_msg_open(s, m)) == -1)
+	if ((fd = imap_msg_open(s, i)) == -1)
 		return -1;
-	buf_init(&fm->crlf);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (i = 0; i < n; i++) {
-			if (buf[i] == '\n' && !cr)
-				buf_putc(&fm->crlf, '\r');
-			buf_putc(&fm->crlf, buf[i]);
-			cr = buf[i] == '\r';
-		}
-	close(fd);
-	if (n < 0) {
-		buf_free(&fm->crlf);
+	buf_init(&raw);
+	if (fetch_read_file(fd, &raw) == -1) {
+		close(fd);
+		buf_free(&raw);
 		return -1;
 	}
-	buf_reserve(&fm->crlf, 1);
+	close(fd);
+	buf_init(&fm->crlf);
+	fetch_crlf(&fm->crlf, raw.data, raw.len);
+	buf_free(&raw);
 	mime_limits_default(&lim);
 	fm->mime = mime_parse(fm->crlf.data, fm->crlf.len, &lim, err,
 	    sizeof(err));
@@ -359,6 +358,64 @@ imap_msg_load(struct imap_session *s, struct imap_index_msg *m,
 	}
 	fm->loaded = 1;
 	return 0;
+}
+
+/* The whole file in as few reads as its size allows. */
+static int
+fetch_read_file(int fd, struct buf *out)
+{
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	buf_reserve(out, st.st_size > 0 ? (size_t)st.st_size + 1 : 4096);
+	for (;;) {
+		if (out->size - out->len < 4096)
+			buf_reserve(out, out->size);
+		n = read(fd, out->data + out->len, out->size - out->len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		out->len += (size_t)n;
+	}
+	out->data[out->len] = '\0';
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * LF line ends to CRLF (a CR already there is kept, not doubled), a line
+ * at a time with memchr and memcpy: RFC822.SIZE and every offset IMAP
+ * counts are of this form.
+ */
+static void
+fetch_crlf(struct buf *out, const char *p, size_t len)
+{
+	const char *end = p + len, *nl;
+	size_t lines = 0, n;
+	char *w;
+
+	for (nl = p; (nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL; nl++)
+		lines++;
+	buf_reserve(out, len + lines);
+	w = out->data + out->len;
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			memcpy(w, p, (size_t)(end - p));
+			w += end - p;
+			break;
+		}
+		n = (size_t)(nl - p);
+		memcpy(w, p, n);
+		w += n;
+		if (n == 0 || p[n - 1] != '\r')
+			*w++ = '\r';
+		*w++ = '\n';
+		p = nl + 1;
+	}
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
 }
 
 void
@@ -519,7 +576,7 @@ fetch_one(struct imap_session *s, size_t i, const struct fetch_req *req,
 	    FETCH_BODYSTRUCTURE };
 	static const char *const names[] = { "ENVELOPE", "BODY",
 	    "BODYSTRUCTURE" };
-	struct imap_index_msg *m = &s->msgs[i];
+	struct imap_msg *m = &s->msgs[i];
 	struct imap_msgdata fm;
 	struct fetch_cached c;
 	struct buf b;
@@ -530,7 +587,7 @@ fetch_one(struct imap_session *s, size_t i, const struct fetch_req *req,
 	memset(&fm, 0, sizeof(fm));
 	cached = blob != NULL && fetch_blob_parse(blob, &c) == 0;
 	if (((req->items & FETCH_CONTENT) || (!cached && (req->items &
-	    FETCH_STRUCTURE))) && imap_msg_load(s, m, &fm) == -1)
+	    FETCH_STRUCTURE))) && imap_msg_load(s, i, &fm) == -1)
 		return errno == ENOENT ? 0 : -1;	/* expunged meanwhile */
 	if (blob != NULL && !cached && fm.loaded) {
 		imap_cache_blob_make(blob, &fm);
@@ -539,7 +596,7 @@ fetch_one(struct imap_session *s, size_t i, const struct fetch_req *req,
 	}
 	if (req->sets_seen && !s->readonly &&
 	    (m->flags & IMAP_FLAG_SEEN) == 0 &&
-	    imap_msg_set_flags(s, m, m->flags | IMAP_FLAG_SEEN,
+	    imap_msg_set_flags(s, i, m->flags | IMAP_FLAG_SEEN,
 	    m->keywords) == 0)
 		flags = 1;
 	buf_init(&b);
@@ -560,7 +617,7 @@ fetch_one(struct imap_session *s, size_t i, const struct fetch_req *req,
 	}
 	if (req->items & FETCH_INTERNALDATE) {
 		buf_printf(&b, "%sINTERNALDATE ", sep);
-		fetch_date(&b, m->mtime);
+		fetch_date(&b, imap_msg_file(s, i)->mtime);
 		sep = " ";
 	}
 	if (req->items & FETCH_SIZE) {
@@ -593,6 +650,16 @@ fetch_one(struct imap_session *s, size_t i, const struct fetch_req *req,
 	return 0;
 }
 
+/* The cache key of message i: its name ("" for one gone, never found). */
+static char *
+fetch_cache_name(struct imap_session *s, size_t i)
+{
+	static char gone[] = "";
+	const struct imap_msg_file *f = imap_msg_file(s, i);
+
+	return f->name != NULL ? f->name : gone;
+}
+
 /*
  * FETCH over the view in chunks: the cache blobs of a chunk are read
  * under one lock, and the ones made while answering stored under one.
@@ -621,7 +688,8 @@ fetch_run(struct imap_session *s, const struct imap_seqset *set, int uid,
 			    s->msgs[i].modseq > req->changedsince))
 				idx[n++] = i;
 		for (k = 0; k < n; k++) {
-			names[k] = s->msgs[idx[k]].name;
+			names[k] = use_cache ? fetch_cache_name(s, idx[k]) :
+			    NULL;
 			dirty[k] = 0;
 		}
 		if (use_cache && n > 0 &&
@@ -637,7 +705,7 @@ fetch_run(struct imap_session *s, const struct imap_seqset *set, int uid,
 				rc = -1;
 		}
 		for (k = any = 0; use_cache && k < n; k++) {
-			names[k] = s->msgs[idx[k]].name;
+			names[k] = fetch_cache_name(s, idx[k]);
 			if (!dirty[k])
 				buf_reset(&blobs[k]);
 			any |= dirty[k];
@@ -786,7 +854,7 @@ store_apply(struct imap_session *s, const struct imap_seqset *set, int uid,
 	st->touched = xreallocarray(NULL, s->n + 1, sizeof(*st->touched));
 	st->modified = xreallocarray(NULL, s->n + 1, sizeof(*st->modified));
 	for (i = 0; i < s->n; i++) {
-		struct imap_index_msg *m = &s->msgs[i];
+		struct imap_msg *m = &s->msgs[i];
 
 		if (!imap_msg_in_set(s, i, set, uid))
 			continue;
@@ -800,7 +868,7 @@ store_apply(struct imap_session *s, const struct imap_seqset *set, int uid,
 		nk = st->mode > 0 ? m->keywords | st->kw : st->mode < 0 ?
 		    m->keywords & ~st->kw : st->kw;
 		if ((nf != m->flags || nk != m->keywords) &&
-		    imap_msg_set_flags(s, m, nf, nk) == -1 && errno != ENOENT)
+		    imap_msg_set_flags(s, i, nf, nk) == -1 && errno != ENOENT)
 			log_warn("imap(%s): store flags", s->user);
 		st->touched[st->ntouched++] = i;
 	}
@@ -835,7 +903,7 @@ store_report(struct imap_session *s, struct imap_command *cmd, int uid,
 
 	buf_init(&b);
 	for (k = 0; k < st->ntouched; k++) {
-		const struct imap_index_msg *m = &s->msgs[st->touched[k]];
+		const struct imap_msg *m = &s->msgs[st->touched[k]];
 
 		if (st->silent && !st->conditional)
 			continue;

@@ -8,6 +8,7 @@
 #include <sys/inotify.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,8 @@ imap_cmd_idle(struct imap_session *s, struct imap_command *cmd)
 		return IMAP_CMD_BAD;
 	}
 	iobuf_puts(&s->io, "+ idling\r\n");
+	/* Idling needs UIDs and flags only: the file names go until used. */
+	imap_files_drop(s);
 	ifd = idle_watch(s);
 	for (;;) {
 		if (imap_flush_if_full(s) == -1 || (s->io.out.len > 0 &&
@@ -63,6 +66,7 @@ imap_cmd_idle(struct imap_session *s, struct imap_command *cmd)
 			while (read(ifd, ev, sizeof(ev)) > 0)
 				;
 		imap_sync(s, 1);
+		(void)malloc_trim(0);	/* the sync's heap */
 	}
 	if (ifd != -1)
 		close(ifd);

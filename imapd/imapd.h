@@ -41,6 +41,26 @@
 
 struct ssl_ctx_st;
 
+/*
+ * A message in a session's view (sequence number = index + 1): what an
+ * IDLE session needs of each, 16 bytes. Where its file is and what
+ * INTERNALDATE and size it has are in struct imap_msg_file, loaded when
+ * a command needs them and dropped while the session idles.
+ */
+struct imap_msg {
+	uint32_t uid;
+	uint32_t keywords;		/* bit i: the index's keyword i */
+	uint64_t modseq : 56;
+	uint64_t flags : 7;		/* IMAP_FLAG_* */
+	uint64_t recent : 1;
+};
+
+struct imap_msg_file {
+	char	*name;			/* NULL: gone since the view was made */
+	off_t	 size;			/* on disk, LF line ends */
+	time_t	 mtime;			/* INTERNALDATE */
+};
+
 struct imapd {
 	struct config *cfg;
 	struct map_list *password_maps;	/* virtual_password_maps */
@@ -87,8 +107,9 @@ struct imap_session {
 	int	 mdfd;
 	int	 readonly;
 	char	 selected[IMAPD_NAME_MAX + 1];
-	struct imap_index idx;		/* the last sync */
-	struct imap_index_msg *msgs;	/* the session's view: seq = i + 1 */
+	struct imap_index idx;		/* the last sync: counters, keywords */
+	struct imap_msg *msgs;		/* the session's view: seq = i + 1 */
+	struct imap_msg_file *files;	/* beside msgs, or NULL: not loaded */
 	size_t	 n;
 	uint32_t uidvalidity;
 	uint32_t uidnext;
@@ -147,15 +168,22 @@ int	imap_uid_expunge(struct imap_session *, struct imap_command *,
 void	imap_unselect(struct imap_session *);
 /* imap_sync: refresh the view and send EXISTS/RECENT/EXPUNGE/FETCH. */
 void	imap_sync(struct imap_session *, int expunges_allowed);
-/* imap_msg_open: the message file (found again if renamed); fd or -1. */
-int	imap_msg_open(struct imap_session *, struct imap_index_msg *);
-/* imap_msg_unlink: remove the message's file (found again if renamed). */
-void	imap_msg_unlink(struct imap_session *, struct imap_index_msg *);
-/* imap_msg_set_flags: rename the file for new flags; 0 or -1. */
-int	imap_msg_set_flags(struct imap_session *, struct imap_index_msg *,
-	    unsigned flags, uint32_t keywords);
+/*
+ * imap_msg_file: message i's file, its name NULL when it is gone; the
+ * names of the whole view are loaded (one index sync) on first need.
+ */
+const struct imap_msg_file *imap_msg_file(struct imap_session *, size_t i);
+/* imap_files_drop: forget the file names (IDLE), return the memory. */
+void	imap_files_drop(struct imap_session *);
+/* imap_msg_open: message i's file (found again if renamed); fd or -1. */
+int	imap_msg_open(struct imap_session *, size_t i);
+/* imap_msg_unlink: remove message i's file (found again if renamed). */
+void	imap_msg_unlink(struct imap_session *, size_t i);
+/* imap_msg_set_flags: rename message i's file for new flags; 0 or -1. */
+int	imap_msg_set_flags(struct imap_session *, size_t i, unsigned flags,
+	    uint32_t keywords);
 void	imap_write_flags(struct imap_session *, struct buf *,
-	    const struct imap_index_msg *);
+	    const struct imap_msg *);
 /* imap_seqset_arg: parse a set (uid or sequence numbers); -1 replied. */
 int	imap_seqset_arg(struct imap_session *, struct imap_command *,
 	    const struct imap_arg *, struct imap_seqset *);
@@ -185,9 +213,8 @@ struct imap_msgdata {
 	struct mime_part *mime;
 	int	 loaded;
 };
-/* imap_msg_load: read and parse m into md (once); 0 or -1 (errno). */
-int	imap_msg_load(struct imap_session *, struct imap_index_msg *,
-	    struct imap_msgdata *);
+/* imap_msg_load: read and parse message i into md (once); 0 or -1. */
+int	imap_msg_load(struct imap_session *, size_t i, struct imap_msgdata *);
 void	imap_msg_data_free(struct imap_msgdata *);
 /*
  * The cache blob of a message (lib/mailbox/imap_index.h keeps it): sizes,

@@ -108,6 +108,7 @@ static int	search_content(struct imap_session *, size_t,
 static int	search_cached_field(struct imap_session *, size_t,
 		    const struct skey *, struct search_msg *);
 static int	search_uses_cache(const struct skey *);
+static char	*search_cache_name(struct imap_session *, size_t);
 static void	search_chunk(struct imap_session *, const struct skey *, int,
 		    size_t, size_t, struct buf *, struct search_result *);
 static long long search_sent_days(const struct imap_msgdata *);
@@ -213,8 +214,8 @@ search_chunk(struct imap_session *s, const struct skey *root, int uid,
 	struct search_msg sm;
 	size_t k, i;
 
-	for (k = 0; k < n; k++)
-		names[k] = s->msgs[first + k].name;
+	for (k = 0; k < n && blobs != NULL; k++)
+		names[k] = search_cache_name(s, first + k);
 	if (blobs != NULL && imap_cache_load(s->mdfd, names, n, blobs) == -1)
 		for (k = 0; k < n; k++)
 			buf_reset(&blobs[k]);	/* read the files */
@@ -235,11 +236,21 @@ search_chunk(struct imap_session *s, const struct skey *root, int uid,
 	if (!any)
 		return;
 	for (k = 0; k < n; k++) {
-		names[k] = s->msgs[first + k].name;	/* may be renamed */
+		names[k] = search_cache_name(s, first + k); /* renamed? */
 		if (!dirty[k])
 			buf_reset(&blobs[k]);
 	}
 	(void)imap_cache_store(s->mdfd, names, n, blobs);
+}
+
+/* The cache key of message i: its name ("" for one gone, never found). */
+static char *
+search_cache_name(struct imap_session *s, size_t i)
+{
+	static char gone[] = "";
+	const struct imap_msg_file *f = imap_msg_file(s, i);
+
+	return f->name != NULL ? f->name : gone;
 }
 
 /* Whether a key of the tree can be answered from the cache. */
@@ -446,10 +457,13 @@ static int
 search_match(struct imap_session *s, size_t i, const struct skey *k,
     struct search_msg *sm)
 {
-	const struct imap_index_msg *m = &s->msgs[i];
-	long long day = (long long)m->mtime / 86400;
+	const struct imap_msg *m = &s->msgs[i];
+	long long day = 0;
 	size_t j;
 	int kw;
+
+	if (k->op == SK_BEFORE || k->op == SK_ON || k->op == SK_SINCE)
+		day = (long long)imap_msg_file(s, i)->mtime / 86400;
 
 	switch (k->op) {
 	case SK_ALL:
@@ -510,7 +524,7 @@ search_content(struct imap_session *s, size_t i, const struct skey *k,
 	    (rc = search_cached_field(s, i, k, sm)) != -1)
 		return rc;
 	rc = 0;
-	if (imap_msg_load(s, &s->msgs[i], md) == -1)
+	if (imap_msg_load(s, i, md) == -1)
 		return 0;
 	root = md->mime;
 	switch (k->op) {
@@ -559,7 +573,7 @@ search_cached_field(struct imap_session *s, size_t i, const struct skey *k,
 
 	rc = imap_cache_blob_field(sm->blob, k->cfield - 1, &v, &vlen);
 	if (rc == -1) {
-		if (imap_msg_load(s, &s->msgs[i], &sm->md) == -1)
+		if (imap_msg_load(s, i, &sm->md) == -1)
 			return 0;		/* expunged meanwhile */
 		imap_cache_blob_make(sm->blob, &sm->md);
 		sm->dirty = 1;

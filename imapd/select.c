@@ -29,12 +29,14 @@ static void	imap_view_load(struct imap_session *);
 static void	imap_view_free(struct imap_session *);
 static void	imap_idx_drop(struct imap_session *);
 static void	imap_flags_announce(struct imap_session *);
-static void	imap_sync_msg(struct imap_session *, struct imap_index_msg *,
-		    const struct imap_index_msg *, size_t);
-static const struct imap_index_msg *imap_idx_find(const struct imap_index *,
-		    uint32_t);
-static int	imap_msg_refresh(struct imap_session *,
+static void	imap_sync_new(struct imap_session *, uint32_t);
+static void	imap_sync_msg(struct imap_session *, size_t,
 		    struct imap_index_msg *);
+static void	imap_file_take(struct imap_msg_file *, struct imap_index_msg *);
+static struct imap_index_msg *imap_idx_find(const struct imap_index *,
+		    uint32_t);
+static void	imap_files_load(struct imap_session *);
+static int	imap_msg_refresh(struct imap_session *, size_t);
 static int	imap_expunge_deleted(struct imap_session *,
 		    const struct imap_seqset *);
 
@@ -217,7 +219,7 @@ imap_uid_set(struct buf *b, const uint32_t *uids, size_t n)
 	}
 }
 
-/* The view starts as a copy of the index. */
+/* The view starts as the index; the file names move into s->files. */
 static void
 imap_view_load(struct imap_session *s)
 {
@@ -225,22 +227,34 @@ imap_view_load(struct imap_session *s)
 
 	imap_view_free(s);
 	s->msgs = xreallocarray(NULL, s->idx.n + 1, sizeof(*s->msgs));
+	s->files = xreallocarray(NULL, s->idx.n + 1, sizeof(*s->files));
 	for (i = 0; i < s->idx.n; i++) {
-		s->msgs[i] = s->idx.msgs[i];
-		s->idx.msgs[i].name = NULL;	/* moved to the view */
+		s->msgs[i].uid = s->idx.msgs[i].uid;
+		s->msgs[i].keywords = s->idx.msgs[i].keywords;
+		s->msgs[i].modseq = s->idx.msgs[i].modseq;
+		s->msgs[i].flags = s->idx.msgs[i].flags;
+		s->msgs[i].recent = s->idx.msgs[i].recent;
+		imap_file_take(&s->files[i], &s->idx.msgs[i]);
 	}
 	s->n = s->idx.n;
 	s->uidvalidity = s->idx.uidvalidity;
 	s->uidnext = s->idx.uidnext;
 	imap_idx_drop(s);
-	/* An IDLE session may live for hours: return the sync's heap. */
-	(void)malloc_trim(0);
+}
+
+/* f takes m's name (m's is cleared), size and date. */
+static void
+imap_file_take(struct imap_msg_file *f, struct imap_index_msg *m)
+{
+	f->name = m->name;
+	m->name = NULL;
+	f->size = m->size;
+	f->mtime = m->mtime;
 }
 
 /*
  * The index's per-message records are only needed while a sync compares
- * them with the view: drop them (the counters and keywords stay), so a
- * selected session keeps one record per message, not two.
+ * them with the view: drop them (the counters and keywords stay).
  */
 static void
 imap_idx_drop(struct imap_session *s)
@@ -257,10 +271,53 @@ imap_idx_drop(struct imap_session *s)
 static void
 imap_view_free(struct imap_session *s)
 {
-	while (s->n > 0)
-		free(s->msgs[--s->n].name);
+	imap_files_drop(s);
 	free(s->msgs);
 	s->msgs = NULL;
+	s->n = 0;
+}
+
+void
+imap_files_drop(struct imap_session *s)
+{
+	size_t i;
+
+	if (s->files == NULL)
+		return;
+	for (i = 0; i < s->n; i++)
+		free(s->files[i].name);
+	free(s->files);
+	s->files = NULL;
+	/* An IDLE session may live for hours: give the heap back. */
+	(void)malloc_trim(0);
+}
+
+const struct imap_msg_file *
+imap_msg_file(struct imap_session *s, size_t i)
+{
+	if (s->files == NULL)
+		imap_files_load(s);
+	return &s->files[i];
+}
+
+/*
+ * The files of the view from a sync that moves nothing (the view, the
+ * flags it has told the client, stay as they are until imap_sync).
+ */
+static void
+imap_files_load(struct imap_session *s)
+{
+	struct imap_index idx = { 0 };
+	struct imap_index_msg *m;
+	size_t i;
+
+	s->files = xcalloc(s->n + 1, sizeof(*s->files));
+	if (imap_index_sync(s->mdfd, &idx, 0) == -1)
+		return;		/* every message reads as gone */
+	for (i = 0; i < s->n; i++)
+		if ((m = imap_idx_find(&idx, s->msgs[i].uid)) != NULL)
+			imap_file_take(&s->files[i], m);
+	imap_index_free(&idx);
 }
 
 static void
@@ -297,7 +354,7 @@ imap_unselect(struct imap_session *s)
 void
 imap_sync(struct imap_session *s, int expunges_allowed)
 {
-	const struct imap_index_msg *m;
+	struct imap_index_msg *m;
 	size_t i, kept = 0, old_n = s->n, recent = 0, ngone = 0;
 	uint32_t maxuid = 0, *gone;
 	struct buf b;
@@ -318,12 +375,15 @@ imap_sync(struct imap_session *s, int expunges_allowed)
 			else
 				iobuf_printf(&s->io, "* %zu EXPUNGE\r\n",
 				    kept + 1);
-			free(s->msgs[i].name);
+			if (s->files != NULL)
+				free(s->files[i].name);
 			continue;
 		}
 		s->msgs[kept] = s->msgs[i];
+		if (s->files != NULL)
+			s->files[kept] = s->files[i];
 		if (m != NULL)
-			imap_sync_msg(s, &s->msgs[kept], m, kept + 1);
+			imap_sync_msg(s, kept, m);
 		kept++;
 	}
 	s->n = kept;
@@ -334,14 +394,7 @@ imap_sync(struct imap_session *s, int expunges_allowed)
 		buf_free(&b);
 	}
 	free(gone);
-	s->msgs = xreallocarray(s->msgs, s->n + s->idx.n + 1, sizeof(*s->msgs));
-	for (i = 0; i < s->idx.n; i++) {
-		if (s->idx.msgs[i].uid <= maxuid)
-			continue;
-		s->msgs[s->n] = s->idx.msgs[i];
-		s->idx.msgs[i].name = NULL;	/* moved to the view */
-		s->n++;
-	}
+	imap_sync_new(s, maxuid);
 	s->uidnext = s->idx.uidnext;
 	imap_idx_drop(s);
 	if (s->n != kept || s->n != old_n) {
@@ -353,16 +406,48 @@ imap_sync(struct imap_session *s, int expunges_allowed)
 	}
 }
 
-/* A message still there: new name, and flags another session changed. */
+/* Messages the index has beyond the view's highest UID join it. */
 static void
-imap_sync_msg(struct imap_session *s, struct imap_index_msg *v,
-    const struct imap_index_msg *m, size_t seq)
+imap_sync_new(struct imap_session *s, uint32_t maxuid)
 {
+	size_t i, add = 0;
+
+	for (i = 0; i < s->idx.n; i++)
+		add += s->idx.msgs[i].uid > maxuid;
+	if (add == 0)
+		return;
+	s->msgs = xreallocarray(s->msgs, s->n + add + 1, sizeof(*s->msgs));
+	if (s->files != NULL)
+		s->files = xreallocarray(s->files, s->n + add + 1,
+		    sizeof(*s->files));
+	for (i = 0; i < s->idx.n; i++) {
+		struct imap_index_msg *m = &s->idx.msgs[i];
+
+		if (m->uid <= maxuid)
+			continue;
+		s->msgs[s->n].uid = m->uid;
+		s->msgs[s->n].keywords = m->keywords;
+		s->msgs[s->n].modseq = m->modseq;
+		s->msgs[s->n].flags = m->flags;
+		s->msgs[s->n].recent = m->recent;
+		if (s->files != NULL)
+			imap_file_take(&s->files[s->n], m);
+		s->n++;
+	}
+}
+
+/* Message i is still there: its new name, flags others changed. */
+static void
+imap_sync_msg(struct imap_session *s, size_t i, struct imap_index_msg *m)
+{
+	struct imap_msg *v = &s->msgs[i];
 	struct buf b;
 	int changed = v->flags != m->flags || v->keywords != m->keywords;
 
-	free(v->name);
-	v->name = xstrdup(m->name);
+	if (s->files != NULL) {
+		free(s->files[i].name);
+		imap_file_take(&s->files[i], m);
+	}
 	v->flags = m->flags;
 	v->keywords = m->keywords;
 	v->modseq = m->modseq;
@@ -372,15 +457,15 @@ imap_sync_msg(struct imap_session *s, struct imap_index_msg *v,
 	imap_write_flags(s, &b, v);
 	if (s->condstore)
 		iobuf_printf(&s->io, "* %zu FETCH (UID %u FLAGS %s MODSEQ "
-		    "(%llu))\r\n", seq, v->uid, b.data,
+		    "(%llu))\r\n", i + 1, v->uid, b.data,
 		    (unsigned long long)v->modseq);
 	else
-		iobuf_printf(&s->io, "* %zu FETCH (UID %u FLAGS %s)\r\n", seq,
-		    v->uid, b.data);
+		iobuf_printf(&s->io, "* %zu FETCH (UID %u FLAGS %s)\r\n",
+		    i + 1, v->uid, b.data);
 	buf_free(&b);
 }
 
-static const struct imap_index_msg *
+static struct imap_index_msg *
 imap_idx_find(const struct imap_index *idx, uint32_t uid)
 {
 	size_t lo = 0, hi = idx->n, mid;
@@ -399,7 +484,7 @@ imap_idx_find(const struct imap_index *idx, uint32_t uid)
 
 void
 imap_write_flags(struct imap_session *s, struct buf *b,
-    const struct imap_index_msg *m)
+    const struct imap_msg *m)
 {
 	const char *sep = "";
 	size_t i;
@@ -422,19 +507,20 @@ imap_write_flags(struct imap_session *s, struct buf *b,
 
 /* The file moved (flags changed elsewhere): look its name up again. */
 static int
-imap_msg_refresh(struct imap_session *s, struct imap_index_msg *m)
+imap_msg_refresh(struct imap_session *s, size_t i)
 {
 	struct imap_index idx = { 0 };
-	const struct imap_index_msg *found;
+	struct imap_index_msg *found;
 	int rc = -1;
 
 	if (imap_index_sync(s->mdfd, &idx, 0) == -1)
 		return -1;
-	if ((found = imap_idx_find(&idx, m->uid)) != NULL) {
-		free(m->name);
-		m->name = xstrdup(found->name);
-		m->flags = found->flags;
-		m->keywords = found->keywords;
+	if ((found = imap_idx_find(&idx, s->msgs[i].uid)) != NULL) {
+		(void)imap_msg_file(s, i);
+		free(s->files[i].name);
+		imap_file_take(&s->files[i], found);
+		s->msgs[i].flags = found->flags;
+		s->msgs[i].keywords = found->keywords;
 		rc = 0;
 	}
 	imap_index_free(&idx);
@@ -444,15 +530,18 @@ imap_msg_refresh(struct imap_session *s, struct imap_index_msg *m)
 
 /* Regular files only: a FIFO or device planted in cur/ is refused. */
 int
-imap_msg_open(struct imap_session *s, struct imap_index_msg *m)
+imap_msg_open(struct imap_session *s, size_t i)
 {
+	const struct imap_msg_file *f = imap_msg_file(s, i);
 	struct stat st;
-	int fd;
+	int fd = -1;
 
-	fd = openat(s->mdfd, m->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT && imap_msg_refresh(s, m) == 0)
-		fd = openat(s->mdfd, m->name, O_RDONLY | O_NOFOLLOW |
+	errno = ENOENT;
+	if (f->name != NULL)
+		fd = openat(s->mdfd, f->name, O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT && imap_msg_refresh(s, i) == 0)
+		fd = openat(s->mdfd, s->files[i].name, O_RDONLY | O_NOFOLLOW |
 		    O_NONBLOCK | O_CLOEXEC);
 	if (fd != -1 && (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))) {
 		close(fd);
@@ -463,33 +552,37 @@ imap_msg_open(struct imap_session *s, struct imap_index_msg *m)
 }
 
 int
-imap_msg_set_flags(struct imap_session *s, struct imap_index_msg *m,
-    unsigned flags, uint32_t keywords)
+imap_msg_set_flags(struct imap_session *s, size_t i, unsigned flags,
+    uint32_t keywords)
 {
+	struct imap_msg_file *f;
 	char info[64], *to;
 	const char *base;
 	size_t blen;
 	int tries, rc = -1;
 
+	(void)imap_msg_file(s, i);
+	f = &s->files[i];
+	errno = ENOENT;
 	for (tries = 0; tries < 2 && rc == -1; tries++) {
-		if (tries > 0 && (errno != ENOENT ||
-		    imap_msg_refresh(s, m) == -1))
+		if ((tries > 0 || f->name == NULL) && (errno != ENOENT ||
+		    imap_msg_refresh(s, i) == -1))
 			return -1;
-		base = m->name + 4;
+		base = f->name + 4;
 		blen = strcspn(base, ":");
 		imap_flags_name(flags, keywords, info, sizeof(info));
 		to = xasprintf("cur/%.*s%s", (int)blen, base, info);
-		if (strcmp(to, m->name) == 0 ||
-		    renameat(s->mdfd, m->name, s->mdfd, to) == 0) {
-			free(m->name);
-			m->name = to;
+		if (strcmp(to, f->name) == 0 ||
+		    renameat(s->mdfd, f->name, s->mdfd, to) == 0) {
+			free(f->name);
+			f->name = to;
 			rc = 0;
 		} else
 			free(to);
 	}
 	if (rc == 0) {
-		m->flags = flags;
-		m->keywords = keywords;
+		s->msgs[i].flags = flags;
+		s->msgs[i].keywords = keywords;
 	}
 	return rc;
 }
@@ -559,25 +652,24 @@ static int
 imap_expunge_deleted(struct imap_session *s, const struct imap_seqset *set)
 {
 	size_t i;
-	int rc = 0;
 
 	for (i = 0; i < s->n; i++) {
-		struct imap_index_msg *m = &s->msgs[i];
-
-		if ((m->flags & IMAP_FLAG_DELETED) == 0 ||
+		if ((s->msgs[i].flags & IMAP_FLAG_DELETED) == 0 ||
 		    (set != NULL && !imap_msg_in_set(s, i, set, 1)))
 			continue;
-		imap_msg_unlink(s, m);
+		imap_msg_unlink(s, i);
 	}
-	return rc;
+	return 0;
 }
 
 void
-imap_msg_unlink(struct imap_session *s, struct imap_index_msg *m)
+imap_msg_unlink(struct imap_session *s, size_t i)
 {
-	if (unlinkat(s->mdfd, m->name, 0) == -1 && errno == ENOENT &&
-	    imap_msg_refresh(s, m) == 0)
-		(void)unlinkat(s->mdfd, m->name, 0);
+	const struct imap_msg_file *f = imap_msg_file(s, i);
+
+	if ((f->name == NULL || (unlinkat(s->mdfd, f->name, 0) == -1 &&
+	    errno == ENOENT)) && imap_msg_refresh(s, i) == 0)
+		(void)unlinkat(s->mdfd, s->files[i].name, 0);
 }
 
 int

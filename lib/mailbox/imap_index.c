@@ -1,10 +1,14 @@
 /*
  * imap_index: the per-Maildir IMAP index (see imap_index.h). One sync runs
- * under an exclusive flock on IMAP_INDEX_LOCK: scan new/ and cur/, give
- * unknown base names the next UIDs, bump the MODSEQ of messages whose
- * flags changed, and drop records whose files are gone. A record missing
- * from a scan is looked for in a second scan before it is dropped, since
- * readdir may skip a file renamed (flag change) while it runs.
+ * under an exclusive flock on IMAP_INDEX_LOCK: list new/ and cur/ (names
+ * only), walk the message records in key order beside the sorted names
+ * (one cursor pass, no lookup per file), give unknown base names the next
+ * UIDs, bump the MODSEQ of messages whose flags changed, and drop records
+ * whose files are gone. A record keeps its file's size and mtime, so only
+ * files not seen before are stat'd. A record missing from a scan is
+ * looked for in a second scan before it is dropped, since readdir may
+ * skip a file renamed (flag change) while it runs. A sync that changes
+ * nothing writes nothing.
  * Security: the Maildir belongs to the user; the index and lock files are
  * opened relative to it without following symlinks, and a damaged index
  * is replaced, never trusted: record sizes are checked on every read.
@@ -32,14 +36,31 @@
 #define IMAP_KEY_KEYWORDS	"@keywords"
 #define IMAP_META_LEN		20	/* version, uidvalidity, uidnext, modseq */
 #define IMAP_REC_LEN		12	/* uid, modseq; then the flags text */
+/*
+ * After uid and modseq, IMAP_REC_STAT, the file's size and mtime (8 bytes
+ * each), then the flags text. Records written before had the flags text
+ * right after the modseq; it starts with ':' or is empty, never with
+ * IMAP_REC_STAT, and such a record gets its stat data at the next sync.
+ */
+#define IMAP_REC_STAT		'\001'
+#define IMAP_REC_STAT_LEN	17
 
 static const char imap_flag_letters[] = "DFRST";
 
 struct imap_ent {
-	struct maildir_entry e;
+	struct maildir_entry e;	/* e.size -1: not stat'd */
 	const char *base;	/* inside e.name, after "new/" or "cur/" */
 	size_t	 baselen;
 	size_t	 order;
+	/* From the message's record, when there is one. */
+	int	 known;
+	int	 has_stat;	/* the record holds size and mtime */
+	int	 same_info;	/* its flags text is the name's */
+	int	 same_moved;	/* ... is ":2,", the name's once out of new/ */
+	uint32_t uid;
+	uint64_t modseq;
+	off_t	 size;
+	time_t	 mtime;
 };
 
 struct imap_sync {
@@ -48,7 +69,10 @@ struct imap_sync {
 	struct imap_index *idx;
 	struct imap_ent *ents;
 	size_t	 n;
+	char	**missing;	/* base names of records with no file */
+	size_t	 nmissing;
 	int	 fresh;		/* the index was (re)created */
+	int	 changed;	/* something to write */
 	struct uidlist ul;
 	int	 have_ul;
 };
@@ -65,6 +89,11 @@ static void	imap_keywords_load(DB *, struct imap_index *);
 static void	imap_keywords_store(DB *, const struct imap_index *);
 static int	imap_keywords_import(int, struct imap_index *);
 static int	imap_scan(struct imap_sync *);
+static int	imap_merge(struct imap_sync *);
+static void	imap_ent_known(struct imap_ent *, const DBT *);
+static int	imap_base_cmp(const char *, size_t, const char *, size_t);
+static void	imap_missing_free(struct imap_sync *);
+static void	imap_missing_drop(struct imap_sync *);
 static int	imap_ent_cmp(const void *, const void *);
 static int	imap_msg_cmp(const void *, const void *);
 static int	imap_new_cmp(const void *, const void *);
@@ -73,8 +102,8 @@ static void	imap_name_time(const char *, unsigned long long *,
 static void	imap_build(struct imap_sync *, int);
 static void	imap_build_one(struct imap_sync *, struct imap_ent *, int,
 		    uint32_t *);
-static int	imap_missing(struct imap_sync *, int);
-static int	imap_has_base(const struct imap_sync *, const char *, size_t);
+static void	imap_rec_put(struct imap_sync *, const char *, size_t,
+		    const struct imap_index_msg *);
 static int	imap_db_get(DB *, const void *, size_t, DBT *);
 static void	imap_db_put(DB *, const void *, size_t, const void *, size_t);
 static char	*imap_rec_key(const char *, size_t, size_t *);
@@ -101,12 +130,23 @@ imap_index_sync(int mdfd, struct imap_index *idx, int move_new)
 	imap_keywords_load(s.db, idx);
 	if (s.fresh && idx->nkeywords == 0 && imap_keywords_import(mdfd, idx))
 		imap_keywords_store(s.db, idx);
-	if (imap_scan(&s) == -1 || imap_missing(&s, 1) == -1)
+	s.changed = s.fresh;
+	if (imap_scan(&s) == -1 || imap_merge(&s) == -1)
 		goto out;
+	if (s.nmissing > 0) {
+		/* A rename may have hidden them from readdir: look again. */
+		imap_missing_free(&s);
+		if (imap_scan(&s) == -1 || imap_merge(&s) == -1)
+			goto out;
+		imap_missing_drop(&s);
+	}
 	imap_build(&s, move_new);
-	imap_meta_store(&s);
 	qsort(idx->msgs, idx->n, sizeof(*idx->msgs), imap_msg_cmp);
-	rc = s.db->sync(s.db, 0) == 0 ? 0 : -1;
+	rc = 0;
+	if (s.changed) {
+		imap_meta_store(&s);
+		rc = s.db->sync(s.db, 0) == 0 ? 0 : -1;
+	}
 out:
 	save = errno;
 	if (s.db != NULL && s.db->close(s.db, 0) != 0 && rc == 0) {
@@ -117,6 +157,7 @@ out:
 	while (s.n > 0)
 		free(s.ents[--s.n].e.name);
 	free(s.ents);
+	imap_missing_free(&s);
 	if (s.have_ul)
 		uidlist_free(&s.ul);
 	close(lockfd);
@@ -387,12 +428,14 @@ imap_scan(struct imap_sync *s)
 	size_t n, i;
 	char *colon;
 
-	if (maildir_scan(s->mdfd, &e, &n) == -1)
+	if (maildir_scan_opts(s->mdfd, MAILDIR_SCAN_NOSTAT |
+	    MAILDIR_SCAN_UNSORTED, &e, &n) == -1)
 		return -1;
 	s->ents = xreallocarray(s->ents, s->n + n + 1, sizeof(*s->ents));
 	for (i = 0; i < n; i++) {
 		struct imap_ent *x = &s->ents[s->n];
 
+		memset(x, 0, sizeof(*x));
 		x->e = e[i];
 		x->base = e[i].name + 4;
 		colon = strchr(x->base, ':');
@@ -414,6 +457,124 @@ imap_scan(struct imap_sync *s)
 	}
 	s->n = n;
 	return 0;
+}
+
+/*
+ * The message records ("m:" + base name, in key order) beside the sorted
+ * entries: a record with an entry fills it in, one without is missing.
+ * Berkeley DB's default btree order is the entries' order (bytes, then
+ * the shorter first).
+ */
+static int
+imap_merge(struct imap_sync *s)
+{
+	DBC *cur;
+	DBT k, v;
+	size_t j = 0, i;
+	int rc, c;
+
+	for (i = 0; i < s->n; i++)
+		s->ents[i].known = 0;
+	if (s->fresh)
+		return 0;
+	if (s->db->cursor(s->db, NULL, &cur, 0) != 0)
+		return -1;
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = "m:";
+	k.size = 2;
+	rc = cur->get(cur, &k, &v, DB_SET_RANGE);
+	while (rc == 0 && k.size >= 2 && memcmp(k.data, "m:", 2) == 0) {
+		const char *kb = (const char *)k.data + 2;
+		size_t kl = k.size - 2;
+
+		c = 1;
+		while (j < s->n && (c = imap_base_cmp(s->ents[j].base,
+		    s->ents[j].baselen, kb, kl)) < 0)
+			j++;
+		if (j < s->n && c == 0)
+			imap_ent_known(&s->ents[j++], &v);
+		else {
+			s->missing = xreallocarray(s->missing, s->nmissing + 1,
+			    sizeof(*s->missing));
+			s->missing[s->nmissing++] = xstrndup(kb, kl);
+		}
+		rc = cur->get(cur, &k, &v, DB_NEXT);
+	}
+	cur->close(cur);
+	return rc == 0 || rc == DB_NOTFOUND ? 0 : -1;
+}
+
+/* What the record v says about x's file. */
+static void
+imap_ent_known(struct imap_ent *x, const DBT *v)
+{
+	const char *rest = (const char *)v->data + IMAP_REC_LEN;
+	const char *info = strchr(x->e.name, ':');
+	size_t rlen, ilen = info ? strlen(info) : 0;
+	int64_t size, mtime;
+
+	if (v->size < IMAP_REC_LEN)
+		return;		/* damaged: the file gets a new UID */
+	rlen = v->size - IMAP_REC_LEN;
+	x->known = 1;
+	memcpy(&x->uid, v->data, 4);
+	memcpy(&x->modseq, (const char *)v->data + 4, 8);
+	x->has_stat = 0;
+	if (rlen >= IMAP_REC_STAT_LEN && rest[0] == IMAP_REC_STAT) {
+		memcpy(&size, rest + 1, 8);
+		memcpy(&mtime, rest + 9, 8);
+		x->size = (off_t)size;
+		x->mtime = (time_t)mtime;
+		x->has_stat = 1;
+		rest += IMAP_REC_STAT_LEN;
+		rlen -= IMAP_REC_STAT_LEN;
+	}
+	x->same_info = rlen == ilen && memcmp(rest, info ? info : "", ilen) ==
+	    0;
+	x->same_moved = rlen == 3 && memcmp(rest, ":2,", 3) == 0;
+}
+
+static int
+imap_base_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static void
+imap_missing_free(struct imap_sync *s)
+{
+	while (s->nmissing > 0)
+		free(s->missing[--s->nmissing]);
+	free(s->missing);
+	s->missing = NULL;
+}
+
+/* Still missing after the second scan: expunged. */
+static void
+imap_missing_drop(struct imap_sync *s)
+{
+	size_t i, klen;
+	char *key;
+	DBT k;
+
+	for (i = 0; i < s->nmissing; i++) {
+		key = imap_rec_key(s->missing[i], strlen(s->missing[i]), &klen);
+		memset(&k, 0, sizeof(k));
+		k.data = key;
+		k.size = (u_int32_t)klen;
+		(void)s->db->del(s->db, NULL, &k, 0);
+		imap_cache_drop(s->db, s->missing[i], strlen(s->missing[i]));
+		free(key);
+	}
+	if (s->nmissing > 0) {
+		s->idx->highestmodseq++;
+		s->changed = 1;
+	}
 }
 
 static int
@@ -438,27 +599,26 @@ imap_msg_cmp(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
+/* A message without a UID yet, with the time its name gives it. */
+struct imap_new {
+	unsigned long long secs, usec;
+	struct imap_index_msg *m;
+};
+
 /*
- * Known messages (uid != 0) first; new ones by the time in their names,
- * "<secs>.M<usec>P<pid>...", numerically (usec is not zero-padded).
+ * New messages by the time in their names, "<secs>.M<usec>P<pid>...",
+ * numerically (usec is not zero-padded), parsed once before the sort.
  */
 static int
 imap_new_cmp(const void *a, const void *b)
 {
-	const struct imap_index_msg *x = a, *y = b;
-	unsigned long long xs, xu, ys, yu;
+	const struct imap_new *x = a, *y = b;
 
-	if ((x->uid == 0) != (y->uid == 0))
-		return x->uid == 0 ? 1 : -1;
-	if (x->uid != 0)
-		return x->uid < y->uid ? -1 : x->uid > y->uid;
-	imap_name_time(x->name + 4, &xs, &xu);
-	imap_name_time(y->name + 4, &ys, &yu);
-	if (xs != ys)
-		return xs < ys ? -1 : 1;
-	if (xu != yu)
-		return xu < yu ? -1 : 1;
-	return strcmp(x->name + 4, y->name + 4);
+	if (x->secs != y->secs)
+		return x->secs < y->secs ? -1 : 1;
+	if (x->usec != y->usec)
+		return x->usec < y->usec ? -1 : 1;
+	return strcmp(x->m->name + 4, y->m->name + 4);
 }
 
 static void
@@ -473,160 +633,127 @@ imap_name_time(const char *base, unsigned long long *secs,
 		*usec = strtoull(end + 2, NULL, 10);
 }
 
-/*
- * Records whose files the scan did not see: rescan once (a rename may
- * have hidden them), then drop those still missing, which are expunged.
- */
-static int
-imap_missing(struct imap_sync *s, int rescan)
-{
-	DBC *cur;
-	DBT k, v;
-	int rc, missing = 0;
-
-	if (s->fresh)
-		return 0;
-	if (s->db->cursor(s->db, NULL, &cur, 0) != 0)
-		return -1;
-	memset(&k, 0, sizeof(k));
-	memset(&v, 0, sizeof(v));
-	while ((rc = cur->get(cur, &k, &v, DB_NEXT)) == 0) {
-		if (k.size < 2 || memcmp(k.data, "m:", 2) != 0 ||
-		    imap_has_base(s, (char *)k.data + 2, k.size - 2))
-			continue;
-		missing = 1;
-		if (rescan)
-			break;
-		(void)cur->del(cur, 0);
-		imap_cache_drop(s->db, (char *)k.data + 2, k.size - 2);
-	}
-	cur->close(cur);
-	if (rc != 0 && rc != DB_NOTFOUND)
-		return -1;
-	if (missing && rescan) {
-		if (imap_scan(s) == -1)
-			return -1;
-		return imap_missing(s, 0);
-	}
-	if (missing)
-		s->idx->highestmodseq++;
-	return 0;
-}
-
-static int
-imap_has_base(const struct imap_sync *s, const char *base, size_t len)
-{
-	size_t lo = 0, hi = s->n, mid, n;
-	int c;
-
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		n = len < s->ents[mid].baselen ? len : s->ents[mid].baselen;
-		c = memcmp(base, s->ents[mid].base, n);
-		if (c == 0 && len != s->ents[mid].baselen)
-			c = len < s->ents[mid].baselen ? -1 : 1;
-		if (c == 0)
-			return 1;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return 0;
-}
-
 /* Known files keep their UID; new ones get UIDs in name (time) order. */
 static void
 imap_build(struct imap_sync *s, int move_new)
 {
+	struct imap_new *news;
 	uint32_t maxuid = 0;
-	size_t i;
+	size_t i, nnew;
 
 	s->idx->msgs = xreallocarray(NULL, s->n + 1, sizeof(*s->idx->msgs));
 	for (i = 0; i < s->n; i++)
 		imap_build_one(s, &s->ents[i], move_new, &maxuid);
 	if (maxuid >= s->idx->uidnext)
 		s->idx->uidnext = maxuid + 1;
-	/* New messages in arrival order: known ones are at the front. */
-	qsort(s->idx->msgs, s->idx->n, sizeof(*s->idx->msgs), imap_new_cmp);
-	for (i = 0; i < s->idx->n; i++) {
-		struct imap_index_msg *m = &s->idx->msgs[i];
+	/* New messages get UIDs in arrival order. */
+	news = xreallocarray(NULL, s->idx->n + 1, sizeof(*news));
+	for (i = nnew = 0; i < s->idx->n; i++)
+		if (s->idx->msgs[i].uid == 0) {
+			news[nnew].m = &s->idx->msgs[i];
+			imap_name_time(news[nnew].m->name + 4, &news[nnew].secs,
+			    &news[nnew].usec);
+			nnew++;
+		}
+	qsort(news, nnew, sizeof(*news), imap_new_cmp);
+	for (i = 0; i < nnew; i++) {
+		struct imap_index_msg *m = news[i].m;
 		const char *info = strchr(m->name, ':');
-		unsigned char rec[IMAP_REC_LEN];
-		size_t klen, ilen = info ? strlen(info) : 0;
-		char *key, *val;
 
-		if (m->uid != 0)
-			continue;
 		m->uid = s->idx->uidnext++;
 		m->modseq = ++s->idx->highestmodseq;
-		key = imap_rec_key(m->name + 4, info ? (size_t)(info -
-		    m->name - 4) : strlen(m->name + 4), &klen);
-		memcpy(rec, &m->uid, 4);
-		memcpy(rec + 4, &m->modseq, 8);
-		val = xmalloc(IMAP_REC_LEN + ilen + 1);
-		memcpy(val, rec, IMAP_REC_LEN);
-		memcpy(val + IMAP_REC_LEN, info ? info : "", ilen);
-		imap_db_put(s->db, key, klen, val, IMAP_REC_LEN + ilen);
-		free(val);
-		free(key);
+		imap_rec_put(s, m->name + 4, info ? (size_t)(info - m->name -
+		    4) : strlen(m->name + 4), m);
 	}
+	free(news);
 }
 
-/* One file: look it up, note a flag change, move it out of new/. */
+/*
+ * One file: take its record's data, note a flag change, move it out of
+ * new/, stat it if the index has not seen it. A file that is gone before
+ * it got a UID is left for the next sync.
+ */
 static void
 imap_build_one(struct imap_sync *s, struct imap_ent *x, int move_new,
     uint32_t *maxuid)
 {
-	struct imap_index_msg *m = &s->idx->msgs[s->idx->n++];
+	struct imap_index_msg *m = &s->idx->msgs[s->idx->n];
 	const char *info = strchr(x->e.name, ':');
-	size_t klen, ilen = info ? strlen(info) : 0;
 	const struct uidlist_rec *ur;
-	char *key, *val, *to;
-	DBT v;
+	int same = x->same_info, stat_ok = 1;
+	struct stat st;
+	char *to;
 
 	memset(m, 0, sizeof(*m));
-	m->size = x->e.size;
-	m->mtime = x->e.mtime;
 	if (move_new && strncmp(x->e.name, "new/", 4) == 0 && info == NULL) {
 		to = xasprintf("cur/%s:2,", x->base);
 		if (renameat(s->mdfd, x->e.name, s->mdfd, to) == 0) {
 			free(x->e.name);
 			x->e.name = to;
 			x->base = to + 4;
-			info = strchr(to, ':');
-			ilen = strlen(info);
 			m->recent = 1;
+			same = x->same_moved;
 		} else
 			free(to);
 	}
-	m->name = xstrdup(x->e.name);
+	if (x->known && x->has_stat) {
+		m->size = x->size;
+		m->mtime = x->mtime;
+	} else if (x->e.size != -1) {
+		m->size = x->e.size;
+		m->mtime = x->e.mtime;
+	} else if (fstatat(s->mdfd, x->e.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		m->size = st.st_size;
+		m->mtime = st.st_mtime;
+	} else if (!x->known)
+		return;
+	else
+		stat_ok = 0;	/* renamed meanwhile: the next sync looks */
+	s->idx->n++;
+	m->name = x->e.name;	/* moved: the entry's copy is not freed */
+	x->e.name = NULL;
 	imap_flags_parse(m->name, &m->flags, &m->keywords);
-	key = imap_rec_key(x->base, x->baselen, &klen);
-	if (imap_db_get(s->db, key, klen, &v) == 1 && v.size >= IMAP_REC_LEN) {
-		memcpy(&m->uid, v.data, 4);
-		memcpy(&m->modseq, (char *)v.data + 4, 8);
-		if (v.size - IMAP_REC_LEN == ilen && memcmp((char *)v.data +
-		    IMAP_REC_LEN, info ? info : "", ilen) == 0) {
-			free(key);
-			return;
-		}
-		m->modseq = ++s->idx->highestmodseq;
+	if (x->known) {
+		m->uid = x->uid;
+		m->modseq = x->modseq;
+		if ((same && x->has_stat) || !stat_ok)
+			goto placed;
+		if (!same)
+			m->modseq = ++s->idx->highestmodseq;
 	} else if (s->have_ul && (ur = uidlist_lookup(&s->ul, x->base,
 	    x->baselen)) != NULL && ur->uid != 0) {
 		m->uid = ur->uid;	/* Dovecot's UID, kept */
 		m->modseq = ++s->idx->highestmodseq;
-	} else {
-		free(key);
+	} else
 		return;		/* a UID once all known ones are placed */
-	}
+	imap_rec_put(s, x->base, x->baselen, m);
+placed:
 	if (m->uid > *maxuid)
 		*maxuid = m->uid;
-	val = xmalloc(IMAP_REC_LEN + ilen + 1);
+}
+
+/* The record of m, whose base name is base (len bytes). */
+static void
+imap_rec_put(struct imap_sync *s, const char *base, size_t len,
+    const struct imap_index_msg *m)
+{
+	const char *info = strchr(m->name, ':');
+	size_t klen, ilen = info ? strlen(info) : 0;
+	int64_t size = (int64_t)m->size, mtime = (int64_t)m->mtime;
+	char *key, *val;
+
+	key = imap_rec_key(base, len, &klen);
+	val = xmalloc(IMAP_REC_LEN + IMAP_REC_STAT_LEN + ilen + 1);
 	memcpy(val, &m->uid, 4);
 	memcpy(val + 4, &m->modseq, 8);
-	memcpy(val + IMAP_REC_LEN, info ? info : "", ilen);
-	imap_db_put(s->db, key, klen, val, IMAP_REC_LEN + ilen);
+	val[IMAP_REC_LEN] = IMAP_REC_STAT;
+	memcpy(val + IMAP_REC_LEN + 1, &size, 8);
+	memcpy(val + IMAP_REC_LEN + 9, &mtime, 8);
+	memcpy(val + IMAP_REC_LEN + IMAP_REC_STAT_LEN, info ? info : "", ilen);
+	imap_db_put(s->db, key, klen, val, IMAP_REC_LEN + IMAP_REC_STAT_LEN +
+	    ilen);
+	s->changed = 1;
 	free(val);
 	free(key);
 }

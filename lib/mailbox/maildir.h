@@ -35,6 +35,16 @@ struct maildir_entry {
 
 /* maildir_scan: list new/ then cur/ (sorted by name); 0 or -1. */
 int	maildir_scan(int mdfd, struct maildir_entry **, size_t *);
+/*
+ * maildir_scan_opts: the same with options. MAILDIR_SCAN_NOSTAT: a file
+ * readdir reports as regular (d_type) is not stat'd, its size is -1 and
+ * its mtime 0 (only a DT_UNKNOWN entry is stat'd); MAILDIR_SCAN_UNSORTED:
+ * in readdir order.
+ */
+#define MAILDIR_SCAN_NOSTAT	0x01
+#define MAILDIR_SCAN_UNSORTED	0x02
+int	maildir_scan_opts(int mdfd, int opts, struct maildir_entry **,
+	    size_t *);
 void	maildir_entries_free(struct maildir_entry *, size_t);
 
 #endif

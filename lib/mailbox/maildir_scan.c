@@ -1,10 +1,12 @@
 /*
  * maildir_scan: the message list of one Maildir, new/ then cur/, each
- * sorted by name, for pop3d and imapd snapshots. Interface: maildir.h.
- * Security: nothing is followed; only regular files count (fstatat with
- * AT_SYMLINK_NOFOLLOW), so symlinks, FIFOs, directories and dot files
- * planted in a mailbox are skipped, and the subdirectories are opened
- * with O_NOFOLLOW.
+ * sorted by name, for pop3d and imapd snapshots (imapd's index asks for
+ * names only: it knows the sizes and dates of the files it has seen).
+ * Interface: maildir.h.
+ * Security: nothing is followed; only regular files count (d_type, or
+ * fstatat with AT_SYMLINK_NOFOLLOW), so symlinks, FIFOs, directories and
+ * dot files planted in a mailbox are skipped, and the subdirectories are
+ * opened with O_NOFOLLOW.
  */
 #include <sys/stat.h>
 #include <dirent.h>
@@ -23,7 +25,7 @@ struct maildir_list {
 	size_t	 alloc;
 };
 
-static int	maildir_scan_dir(int, const char *, struct maildir_list *);
+static int	maildir_scan_dir(int, const char *, int, struct maildir_list *);
 static void	maildir_list_add(struct maildir_list *, const char *,
 		    const char *, const struct stat *);
 static int	maildir_entry_cmp(const void *, const void *);
@@ -31,23 +33,32 @@ static int	maildir_entry_cmp(const void *, const void *);
 int
 maildir_scan(int mdfd, struct maildir_entry **entries, size_t *n)
 {
+	return maildir_scan_opts(mdfd, 0, entries, n);
+}
+
+int
+maildir_scan_opts(int mdfd, int opts, struct maildir_entry **entries,
+    size_t *n)
+{
 	struct maildir_list list = { NULL, 0, 0 };
 	size_t first_cur;
 	int save;
 
 	*entries = NULL;
 	*n = 0;
-	if (maildir_scan_dir(mdfd, "new", &list) == -1)
+	if (maildir_scan_dir(mdfd, "new", opts, &list) == -1)
 		goto fail;
 	first_cur = list.n;
-	if (maildir_scan_dir(mdfd, "cur", &list) == -1)
+	if (maildir_scan_dir(mdfd, "cur", opts, &list) == -1)
 		goto fail;
-	if (first_cur > 0)
-		qsort(list.entries, first_cur, sizeof(*list.entries),
-		    maildir_entry_cmp);
-	if (list.n > first_cur)
-		qsort(list.entries + first_cur, list.n - first_cur,
-		    sizeof(*list.entries), maildir_entry_cmp);
+	if ((opts & MAILDIR_SCAN_UNSORTED) == 0) {
+		if (first_cur > 0)
+			qsort(list.entries, first_cur, sizeof(*list.entries),
+			    maildir_entry_cmp);
+		if (list.n > first_cur)
+			qsort(list.entries + first_cur, list.n - first_cur,
+			    sizeof(*list.entries), maildir_entry_cmp);
+	}
 	*entries = list.entries;
 	*n = list.n;
 	return 0;
@@ -69,7 +80,8 @@ maildir_entries_free(struct maildir_entry *entries, size_t n)
 }
 
 static int
-maildir_scan_dir(int mdfd, const char *sub, struct maildir_list *list)
+maildir_scan_dir(int mdfd, const char *sub, int opts,
+    struct maildir_list *list)
 {
 	struct dirent *de;
 	struct stat st;
@@ -91,6 +103,11 @@ maildir_scan_dir(int mdfd, const char *sub, struct maildir_list *list)
 			break;
 		if (de->d_name[0] == '.')
 			continue;
+		if ((opts & MAILDIR_SCAN_NOSTAT) && de->d_type != DT_UNKNOWN) {
+			if (de->d_type == DT_REG)
+				maildir_list_add(list, sub, de->d_name, NULL);
+			continue;
+		}
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno == ENOENT)
 				continue;	/* renamed or expunged meanwhile */
@@ -118,8 +135,8 @@ maildir_list_add(struct maildir_list *list, const char *sub, const char *name,
 	}
 	e = &list->entries[list->n++];
 	e->name = xasprintf("%s/%s", sub, name);
-	e->size = st->st_size;
-	e->mtime = st->st_mtime;
+	e->size = st != NULL ? st->st_size : -1;
+	e->mtime = st != NULL ? st->st_mtime : 0;
 }
 
 static int

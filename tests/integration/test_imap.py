@@ -528,9 +528,39 @@ def idle_woken_by_delivery():
     line = r.line()
     assert line == "* 2 EXISTS", line
     assert time.time() - t < 5, "EXISTS took %.1fs" % (time.time() - t)
+    # Another session changes a flag (renames the file) while we idle.
+    b = login("idle")
+    ok(b.select("INBOX"))
+    ok(b.store("1", "+FLAGS", "(\\Flagged)"))
+    line = r.line()
+    while line.endswith(" RECENT") or line.endswith(" EXISTS"):
+        line = r.line()
+    assert line.startswith("* 1 FETCH (UID 1 FLAGS (") and "\\Flagged" in line, line
     r.send("DONE\r\n")
     lines = r.until("i1")
     assert lines[-1] == "i1 OK Idle completed.", lines
+    # The file names were dropped for IDLE: everything that needs them
+    # finds them again, the renamed file included.
+    b.logout()
+    lines = r.cmd("FETCH 1:2 (INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert lines[-1].startswith("a OK"), lines
+    text = "\n".join(lines)
+    assert "Subject: before" in text and "Subject: during idle" in text, lines
+    assert text.count("INTERNALDATE \"") == 2, lines
+    r.send("i2 IDLE\r\n")
+    assert r.line().startswith("+ ")
+    r.send("DONE\r\n")
+    assert r.until("i2")[-1].startswith("i2 OK")
+    assert r.cmd("SEARCH SUBJECT during")[0] == "* SEARCH 2"
+    assert r.cmd("COPY 2 Trash")[-1].startswith("a OK [COPYUID")
+    assert r.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")[-1].startswith("a OK")
+    r.send("i3 IDLE\r\n")
+    assert r.line().startswith("+ ")
+    r.send("DONE\r\n")
+    assert r.until("i3")[-1].startswith("i3 OK")
+    lines = r.cmd("EXPUNGE")
+    assert lines[0] == "* 1 EXPUNGE" and lines[-1].startswith("a OK"), lines
+    assert len(inst.maildir_files(addr("idle"))) == 1
     r.cmd("LOGOUT")
 
 

@@ -249,3 +249,38 @@ Test(imap_index, cache_kept_per_message_and_dropped_on_expunge)
 	buf_free(&blobs[1]);
 	imap_index_free(&idx);
 }
+
+Test(imap_index, sizes_and_dates_kept_and_idle_sync_writes_nothing)
+{
+	struct imap_index idx = { 0 };
+	struct timespec ts[2] = { { 1000000, 0 }, { 1000000, 0 } };
+	struct stat before, after;
+
+	put("new/100.M1P1.h", "abc\n");
+	cr_assert_eq(utimensat(mdfd, "new/100.M1P1.h", ts, 0), 0);
+	cr_assert_eq(imap_index_sync(mdfd, &idx, 1), 0);
+	cr_assert_eq(idx.n, 1);
+	cr_assert_eq(idx.msgs[0].size, 4);
+	cr_assert_eq(idx.msgs[0].mtime, 1000000);
+	cr_assert_str_eq(idx.msgs[0].name, "cur/100.M1P1.h:2,");
+	cr_assert_eq(fstatat(mdfd, IMAP_INDEX_NAME, &before, 0), 0);
+	usleep(20000);
+	cr_assert_eq(imap_index_sync(mdfd, &idx, 1), 0);
+	cr_assert_eq(fstatat(mdfd, IMAP_INDEX_NAME, &after, 0), 0);
+	cr_assert_eq(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec,
+	    "a sync with nothing to do wrote the index");
+	cr_assert_eq(idx.n, 1);
+	cr_assert_eq(idx.msgs[0].uid, 1);
+	cr_assert_eq(idx.msgs[0].size, 4);
+	cr_assert_eq(idx.msgs[0].mtime, 1000000);
+	/* A flag rename keeps the UID and the date, and bumps the MODSEQ. */
+	cr_assert_eq(renameat(mdfd, "cur/100.M1P1.h:2,", mdfd,
+	    "cur/100.M1P1.h:2,S"), 0);
+	uint64_t modseq = idx.msgs[0].modseq;
+	cr_assert_eq(imap_index_sync(mdfd, &idx, 1), 0);
+	cr_assert_eq(idx.n, 1);
+	cr_assert_eq(idx.msgs[0].uid, 1);
+	cr_assert_eq(idx.msgs[0].mtime, 1000000);
+	cr_assert_gt(idx.msgs[0].modseq, modseq);
+	imap_index_free(&idx);
+}

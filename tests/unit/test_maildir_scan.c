@@ -89,6 +89,27 @@ Test(maildir_scan, new_then_cur_each_sorted)
 	maildir_entries_free(e, n);
 }
 
+Test(maildir_scan, names_only_still_skips_links_and_other_types)
+{
+	struct maildir_entry *e;
+	size_t n;
+
+	put("cur/real:2,", "real", 1);
+	put("new/200.M1P1.h", "bb\n", 200);
+	cr_assert_eq(symlinkat("/etc/passwd", mdfd, "new/evil-link"), 0);
+	cr_assert_eq(symlinkat("real:2,", mdfd, "cur/link-to-real"), 0);
+	cr_assert_eq(mkfifoat(mdfd, "new/fifo", 0600), 0);
+	cr_assert_eq(mkdirat(mdfd, "cur/subdir", 0700), 0);
+	cr_assert_eq(maildir_scan_opts(mdfd, MAILDIR_SCAN_NOSTAT, &e, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(e[0].name, "new/200.M1P1.h");
+	cr_assert_str_eq(e[1].name, "cur/real:2,");
+	/* ext4 and tmpfs report d_type: nothing is stat'd. */
+	cr_assert_eq(e[0].size, -1);
+	cr_assert_eq(e[1].mtime, 0);
+	maildir_entries_free(e, n);
+}
+
 Test(maildir_scan, skips_dot_files_symlinks_and_other_types)
 {
 	struct maildir_entry *e;
