@@ -2,6 +2,7 @@
  * fileutil: EINTR-safe, short-count-safe I/O and directory fsync.
  */
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -136,4 +137,17 @@ read_file(const char *path, size_t *lenp, size_t limit)
 	if (lenp)
 		*lenp = (size_t)st.st_size;
 	return data;
+}
+
+/* Sockets nearly always have room: a poll before every write is wasted. */
+ssize_t
+write_nowait(int fd, const void *data, size_t len)
+{
+	ssize_t n;
+
+	n = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n == -1 && (errno == EWOULDBLOCK || errno == EINTR ||
+	    errno == ENOTSOCK))
+		errno = EAGAIN;
+	return n;
 }

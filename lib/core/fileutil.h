@@ -10,6 +10,12 @@
 
 /* write_full: write all n bytes; 0 or -1 with errno. */
 int	write_full(int, const void *, size_t);
+/*
+ * write_nowait: one write that never blocks, for a socket whatever its
+ * mode: the count, or -1 with errno; EAGAIN also for "not a socket" and
+ * EINTR, meaning: wait for POLLOUT, then write(2).
+ */
+ssize_t	write_nowait(int, const void *, size_t);
 /* pwrite_full: the same at an offset, without moving the file offset. */
 int	pwrite_full(int, const void *, size_t, off_t);
 /* pread_full: read exactly n bytes at off; 0, or -1 (errno; EIO at EOF). */

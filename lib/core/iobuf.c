@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fileutil.h"
 #include "core/iobuf.h"
 #include "core/log.h"
 
@@ -167,13 +168,17 @@ iobuf_flush(struct iobuf *io)
 	int rc;
 
 	while (done < io->out.len) {
-		if (io->write_hook == NULL && (rc = iobuf_wait(io, POLLOUT)) != 0)
-			return rc;
 		if (io->write_hook)
 			n = io->write_hook(io, io->out.data + done,
 			    io->out.len - done);
-		else
-			n = write(io->fd, io->out.data + done, io->out.len - done);
+		else if ((n = write_nowait(io->fd, io->out.data + done,
+		    io->out.len - done)) == -1 && errno == EAGAIN) {
+			/* Full (or not a socket): wait, then one write. */
+			if ((rc = iobuf_wait(io, POLLOUT)) != 0)
+				return rc;
+			n = write(io->fd, io->out.data + done,
+			    io->out.len - done);
+		}
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
