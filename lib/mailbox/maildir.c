@@ -69,6 +69,7 @@ maildir_open(int basefd, const char *relpath, int create)
 {
 	static const char *const subdirs[] = { "cur", "new", "tmp" };
 	char comp[NAME_MAX + 1];
+	struct stat st;
 	const char *p = relpath, *end;
 	size_t len, i;
 	int fd, next, saved;
@@ -103,6 +104,10 @@ maildir_open(int basefd, const char *relpath, int create)
 		fd = next;
 	}
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		/* A directory that is there (not a symlink) needs no open. */
+		if (fstatat(fd, subdirs[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode))
+			continue;
 		if ((next = maildir_open_dir(fd, subdirs[i], create)) == -1) {
 			saved = errno;
 			goto fail;
