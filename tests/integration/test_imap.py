@@ -693,6 +693,50 @@ def envelope_cache_used():
 
 
 @tap.test
+def envelope_only_then_bodystructure():
+    """FETCH (FLAGS ENVELOPE) with nothing cached reads only the header
+    and caches just that: a later BODYSTRUCTURE, BODY or RFC822.SIZE
+    reads the whole file and gives exactly what a first full FETCH gives
+    (headers over several read chunks, a message that is all header, CRLF
+    and multipart ones included)."""
+    long_hdr = "".join("X-Filler-%d: %s\r\n" % (i, "y" * 70)
+                       for i in range(300))
+    msgs = [
+        "Subject: plain one\r\nFrom: a@example.test\r\n\r\nbody\r\n",
+        "Subject: long header\r\n" + long_hdr + "From: b@example.test\r\n"
+        "\r\nafter the long header\r\n",
+        "Subject: all header\r\nFrom: c@example.test\r\n",
+        "Subject: multi\r\nMIME-Version: 1.0\r\nContent-Type: multipart/"
+        "mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain"
+        "\r\n\r\npart one\r\n--b1\r\nContent-Type: text/html\r\n\r\n"
+        "<p>two</p>\r\n--b1--\r\n",
+    ]
+    m = login("cache")
+    for box in ("envonly", "envfull"):
+        ok(m.create(box))
+        for h in msgs:
+            ok(m.append(box, None, None, h.encode()))
+    full = "(ENVELOPE BODYSTRUCTURE BODY RFC822.SIZE)"
+    ok(m.select("envfull"))
+    want = ok(m.fetch("1:*", full))
+    want_env = ok(m.fetch("1:*", "(FLAGS ENVELOPE)"))
+    ok(m.select("envonly"))
+    env = ok(m.fetch("1:*", "(FLAGS ENVELOPE)"))
+    assert env == want_env, (env, want_env)
+    assert b'"long header"' in env[1] and b'"all header"' in env[2], env
+    assert ok(m.fetch("1:*", "(FLAGS ENVELOPE)")) == env, "cached envelope"
+    got = ok(m.fetch("1:*", full))
+    assert got == want, (got, want)
+    assert b'"mixed" ("boundary" "b1")' in got[3], got[3]
+    for i, x in enumerate(got):
+        size = int(re.search(rb"RFC822.SIZE (\d+)", x).group(1))
+        whole = ok(m.fetch(str(i + 1), "(BODY.PEEK[])"))[0][1]
+        assert size == len(whole), (i, size, len(whole))
+    assert ok(m.fetch("1:*", "(FLAGS ENVELOPE)")) == env
+    m.logout()
+
+
+@tap.test
 def curl_reads_a_message():
     deliver("curl", "for curl", body="curl body line\r\n")
     url = "imap://127.0.0.1:%d/INBOX;UID=1" % inst.imap_port
