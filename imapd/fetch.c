@@ -751,7 +751,7 @@ fetch_one(struct imap_session *s, size_t i, const struct fetch_req *req,
 	}
 	if (req->items & FETCH_INTERNALDATE) {
 		buf_printf(&b, "%sINTERNALDATE ", sep);
-		fetch_date(&b, imap_msg_file(s, i)->mtime);
+		fetch_date(&b, imap_msg_stat(s, i)->mtime);
 		sep = " ";
 	}
 	if (req->items & FETCH_SIZE) {
