@@ -92,7 +92,7 @@ static int	fetch_read_file(int, struct buf *);
 static int	fetch_msg_load_header(struct imap_session *, size_t,
 		    struct imap_msgdata *);
 static int	fetch_read_header(int, struct buf *);
-static const char *fetch_header_end(const char *, size_t, size_t);
+static const char *fetch_header_end(const char *, size_t, size_t *);
 static void	fetch_blob_header_make(struct buf *, struct imap_msgdata *);
 static void	fetch_blob_build(struct buf *, struct imap_msgdata *, int);
 static void	fetch_crlf(struct buf *, const char *, size_t);
@@ -432,25 +432,27 @@ fetch_msg_load_header(struct imap_session *s, size_t i,
 	return 0;
 }
 
-/* Read in chunks until the header's end (or the file's) is in out. */
+/*
+ * Read in chunks until the header's end (or the file's) is in out. Each
+ * byte is looked at once or twice, however long its line.
+ */
 static int
 fetch_read_header(int fd, struct buf *out)
 {
 	const char *end = NULL;
-	size_t from = 0;
+	size_t scan = 0;
 	ssize_t n;
 
 	for (;;) {
-		buf_reserve(out, out->len + FETCH_HEADER_CHUNK + 1);
+		buf_reserve(out, FETCH_HEADER_CHUNK);
 		n = read(fd, out->data + out->len, FETCH_HEADER_CHUNK);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		out->len += (size_t)n;
-		if ((end = fetch_header_end(out->data, out->len, from)) != NULL)
+		if ((end = fetch_header_end(out->data, out->len, &scan)) != NULL)
 			break;
-		from = out->len;
 	}
 	if (end != NULL)
 		out->len = (size_t)(end - out->data);
@@ -459,32 +461,35 @@ fetch_read_header(int fd, struct buf *out)
 }
 
 /*
- * Just past the first empty line ("\n" or "\r\n" at a line start) in
- * p[0..len), looking at lines that end at or after from; NULL if none.
+ * Just past the empty line ("\n" or "\r\n" at a line start) that ends
+ * the header in p[0..len), or NULL; *scan (0 at first) is where the next
+ * call, with more bytes, goes on looking.
  */
 static const char *
-fetch_header_end(const char *p, size_t len, size_t from)
+fetch_header_end(const char *p, size_t len, size_t *scan)
 {
-	const char *end = p + len, *nl, *line;
+	const char *q, *end = p + len;
 
-	line = p;
-	if (from > 0) {
-		/* Back to the start of the line that holds from - 1. */
-		line = p + from;
-		while (line > p && line[-1] != '\n')
-			line--;
-	}
-	while (line < end) {
-		if (*line == '\n')
-			return line + 1;
-		if (*line == '\r' && line + 1 < end && line[1] == '\n')
-			return line + 2;
-		if (*line == '\r' && line + 1 == end)
-			return NULL;	/* "\r\n" or not: the next read says */
-		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
+	if (*scan == 0) {
+		if (p[0] == '\n')
+			return p + 1;
+		if (len < 2)
 			return NULL;
-		line = nl + 1;
+		if (p[0] == '\r' && p[1] == '\n')
+			return p + 2;
 	}
+	for (q = p + *scan; (q = memchr(q, '\n', (size_t)(end - q))) != NULL;
+	    q++) {
+		if (end - q >= 2 && q[1] == '\n')
+			return q + 2;
+		if (end - q >= 3 && q[1] == '\r' && q[2] == '\n')
+			return q + 3;
+		if (end - q < 3) {
+			*scan = (size_t)(q - p);	/* decided by more bytes */
+			return NULL;
+		}
+	}
+	*scan = len;
 	return NULL;
 }
 

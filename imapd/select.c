@@ -311,6 +311,7 @@ imap_msg_stat(struct imap_session *s, size_t i)
 	f = &s->files[i];
 	if (f->mtime != -1)
 		return f;
+	errno = ENOENT;
 	if (f->name != NULL)
 		rc = fstatat(s->mdfd, f->name, &st, AT_SYMLINK_NOFOLLOW);
 	if (rc == -1 && errno == ENOENT && imap_msg_refresh(s, i) == 0 &&

@@ -711,6 +711,12 @@ def envelope_only_then_bodystructure():
         "\r\n\r\npart one\r\n--b1\r\nContent-Type: text/html\r\n\r\n"
         "<p>two</p>\r\n--b1--\r\n",
     ]
+    # Headers whose empty line ends at, or straddles, the first read's
+    # end (8192 bytes; stored with LF line ends).
+    for total in (8191, 8192, 8193):
+        head = "Subject: edge %d\r\nX-Pad: " % total
+        pad = total - len(head.replace("\r\n", "\n")) - 1
+        msgs.append(head + "p" * pad + "\r\n\r\nedge body\r\n")
     m = login("cache")
     for box in ("envonly", "envfull"):
         ok(m.create(box))
