@@ -245,7 +245,7 @@ imap_copy_one(struct imap_session *s, size_t i, int dstfd,
     struct imap_index *dst, char *to, size_t tolen)
 {
 	const struct imap_msg *m = &s->msgs[i];
-	const struct imap_msg_file *f = imap_msg_file(s, i);
+	const struct imap_msg_file *f = imap_msg_stat(s, i);
 	char base[IMAP_BASE_MAX], info[64];
 	struct buf data;
 	uint32_t kw;
@@ -261,7 +261,7 @@ imap_copy_one(struct imap_session *s, size_t i, int dstfd,
 	/* Renamed meanwhile (imap_msg_open finds it), or another fs. */
 	if ((fd = imap_msg_open(s, i)) == -1)
 		return -1;
-	f = imap_msg_file(s, i);
+	f = imap_msg_stat(s, i);
 	if (linkat(s->mdfd, f->name, dstfd, to, 0) == 0) {
 		close(fd);
 		return 0;

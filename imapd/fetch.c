@@ -30,8 +30,12 @@
 #define FETCH_STRUCTURE		(FETCH_SIZE | FETCH_ENVELOPE | FETCH_BODY | \
 				    FETCH_BODYSTRUCTURE)
 #define FETCH_CHUNK		256	/* messages per cache round trip */
+#define FETCH_HEADER_CHUNK	8192	/* bytes per read looking for the header end */
+#define FETCH_WHOLE		(FETCH_SIZE | FETCH_BODY | FETCH_BODYSTRUCTURE | \
+				    FETCH_CONTENT)
 
 struct fetch_cached {
+	int	 complete;	/* 0: header only, no size or BODY(STRUCTURE) */
 	uint64_t vsize;
 	const char *part[4];	/* ENVELOPE, BODY, BODYSTRUCTURE, fields */
 	size_t	 len[4];
@@ -85,6 +89,12 @@ static int	fetch_run(struct imap_session *, const struct imap_seqset *,
 		    int, const struct fetch_req *);
 static char	*fetch_cache_name(struct imap_session *, size_t);
 static int	fetch_read_file(int, struct buf *);
+static int	fetch_msg_load_header(struct imap_session *, size_t,
+		    struct imap_msgdata *);
+static int	fetch_read_header(int, struct buf *);
+static const char *fetch_header_end(const char *, size_t, size_t *);
+static void	fetch_blob_header_make(struct buf *, struct imap_msgdata *);
+static void	fetch_blob_build(struct buf *, struct imap_msgdata *, int);
 static void	fetch_crlf(struct buf *, const char *, size_t);
 static void	fetch_blob_fields(struct buf *, struct imap_msgdata *);
 static int	fetch_blob_parse(const struct buf *, struct fetch_cached *);
@@ -385,6 +395,105 @@ fetch_read_file(int fd, struct buf *out)
 }
 
 /*
+ * Only the header of message i (up to and including the empty line that
+ * ends it), parsed as a message of its own: ENVELOPE and the search
+ * fields come from the top-level header alone, so they are the same as
+ * from the whole file. Nothing else of fm may be used.
+ */
+static int
+fetch_msg_load_header(struct imap_session *s, size_t i,
+    struct imap_msgdata *fm)
+{
+	struct mime_limits lim;
+	struct buf raw;
+	char err[128];
+	int fd;
+
+	if ((fd = imap_msg_open(s, i)) == -1)
+		return -1;
+	buf_init(&raw);
+	if (fetch_read_header(fd, &raw) == -1) {
+		close(fd);
+		buf_free(&raw);
+		return -1;
+	}
+	close(fd);
+	buf_init(&fm->crlf);
+	fetch_crlf(&fm->crlf, raw.data, raw.len);
+	buf_free(&raw);
+	mime_limits_default(&lim);
+	fm->mime = mime_parse(fm->crlf.data, fm->crlf.len, &lim, err,
+	    sizeof(err));
+	if (fm->mime == NULL) {
+		buf_free(&fm->crlf);
+		return -1;
+	}
+	fm->loaded = 1;
+	return 0;
+}
+
+/*
+ * Read in chunks until the header's end (or the file's) is in out. Each
+ * byte is looked at once or twice, however long its line.
+ */
+static int
+fetch_read_header(int fd, struct buf *out)
+{
+	const char *end = NULL;
+	size_t scan = 0;
+	ssize_t n;
+
+	for (;;) {
+		buf_reserve(out, FETCH_HEADER_CHUNK);
+		n = read(fd, out->data + out->len, FETCH_HEADER_CHUNK);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		out->len += (size_t)n;
+		if ((end = fetch_header_end(out->data, out->len, &scan)) != NULL)
+			break;
+	}
+	if (end != NULL)
+		out->len = (size_t)(end - out->data);
+	out->data[out->len] = '\0';
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * Just past the empty line ("\n" or "\r\n" at a line start) that ends
+ * the header in p[0..len), or NULL; *scan (0 at first) is where the next
+ * call, with more bytes, goes on looking.
+ */
+static const char *
+fetch_header_end(const char *p, size_t len, size_t *scan)
+{
+	const char *q, *end = p + len;
+
+	if (*scan == 0) {
+		if (p[0] == '\n')
+			return p + 1;
+		if (len < 2)
+			return NULL;
+		if (p[0] == '\r' && p[1] == '\n')
+			return p + 2;
+	}
+	for (q = p + *scan; (q = memchr(q, '\n', (size_t)(end - q))) != NULL;
+	    q++) {
+		if (end - q >= 2 && q[1] == '\n')
+			return q + 2;
+		if (end - q >= 3 && q[1] == '\r' && q[2] == '\n')
+			return q + 3;
+		if (end - q < 3) {
+			*scan = (size_t)(q - p);	/* decided by more bytes */
+			return NULL;
+		}
+	}
+	*scan = len;
+	return NULL;
+}
+
+/*
  * LF line ends to CRLF (a CR already there is kept, not doubled), a line
  * at a time with memchr and memcpy: RFC822.SIZE and every offset IMAP
  * counts are of this form.
@@ -430,28 +539,43 @@ imap_msg_data_free(struct imap_msgdata *fm)
 /*
  * A cache blob: "P2", the CRLF size (8 bytes), then ENVELOPE, BODY,
  * BODYSTRUCTURE and the search fields, each a 4-byte length and the text.
+ * "H2" is the same made from the header alone (fetch_msg_load_header):
+ * size 0 and BODY, BODYSTRUCTURE empty, which must not be served; the
+ * first item that needs them reads the file and makes the "P2" blob.
  * Old "P1" blobs (no search fields) do not parse, so they are made again.
  */
 void
 imap_cache_blob_make(struct buf *blob, struct imap_msgdata *fm)
 {
+	fetch_blob_build(blob, fm, 1);
+}
+
+static void
+fetch_blob_header_make(struct buf *blob, struct imap_msgdata *fm)
+{
+	fetch_blob_build(blob, fm, 0);
+}
+
+static void
+fetch_blob_build(struct buf *blob, struct imap_msgdata *fm, int complete)
+{
 	struct buf part;
-	uint64_t vsize = fm->crlf.len;
+	uint64_t vsize = complete ? fm->crlf.len : 0;
 	uint32_t len;
 	int k;
 
 	buf_reset(blob);
-	buf_append(blob, "P2", 2);
+	buf_append(blob, complete ? "P2" : "H2", 2);
 	buf_append(blob, &vsize, sizeof(vsize));
 	buf_init(&part);
 	for (k = 0; k < 4; k++) {
 		buf_reset(&part);
 		if (k == 0)
 			mime_envelope(&part, fm->crlf.data, fm->mime);
-		else if (k < 3)
+		else if (k < 3 && complete)
 			mime_bodystructure(&part, fm->crlf.data, fm->mime,
 			    k == 2);
-		else
+		else if (k == 3)
 			fetch_blob_fields(&part, fm);
 		len = (uint32_t)part.len;
 		buf_append(blob, &len, sizeof(len));
@@ -499,8 +623,10 @@ fetch_blob_parse(const struct buf *blob, struct fetch_cached *c)
 	uint32_t len;
 	int k;
 
-	if (blob->len < 2 + sizeof(c->vsize) || memcmp(p, "P2", 2) != 0)
+	if (blob->len < 2 + sizeof(c->vsize) || (memcmp(p, "P2", 2) != 0 &&
+	    memcmp(p, "H2", 2) != 0))
 		return -1;
+	c->complete = p[0] == 'P';
 	memcpy(&c->vsize, p + 2, sizeof(c->vsize));
 	p += 2 + sizeof(c->vsize);
 	for (k = 0; k < 4; k++) {
@@ -582,14 +708,27 @@ fetch_one(struct imap_session *s, size_t i, const struct fetch_req *req,
 	struct buf b;
 	const char *sep = "";
 	size_t k;
-	int flags = req->items & FETCH_FLAGS, cached;
+	int flags = req->items & FETCH_FLAGS, cached, head = 0;
 
 	memset(&fm, 0, sizeof(fm));
-	cached = blob != NULL && fetch_blob_parse(blob, &c) == 0;
+	cached = blob != NULL && fetch_blob_parse(blob, &c) == 0 &&
+	    (c.complete || !(req->items & FETCH_WHOLE));
+	if (!cached && (req->items & FETCH_STRUCTURE) &&
+	    !(req->items & FETCH_WHOLE)) {
+		/* ENVELOPE alone: the header is enough. */
+		if (fetch_msg_load_header(s, i, &fm) == -1)
+			return errno == ENOENT ? 0 : -1;
+		head = 1;
+		if (blob != NULL) {
+			fetch_blob_header_make(blob, &fm);
+			*dirty = 1;
+			cached = fetch_blob_parse(blob, &c) == 0;
+		}
+	}
 	if (((req->items & FETCH_CONTENT) || (!cached && (req->items &
-	    FETCH_STRUCTURE))) && imap_msg_load(s, i, &fm) == -1)
+	    FETCH_STRUCTURE))) && !fm.loaded && imap_msg_load(s, i, &fm) == -1)
 		return errno == ENOENT ? 0 : -1;	/* expunged meanwhile */
-	if (blob != NULL && !cached && fm.loaded) {
+	if (blob != NULL && !cached && fm.loaded && !head) {
 		imap_cache_blob_make(blob, &fm);
 		*dirty = 1;
 		cached = fetch_blob_parse(blob, &c) == 0;
@@ -617,7 +756,7 @@ fetch_one(struct imap_session *s, size_t i, const struct fetch_req *req,
 	}
 	if (req->items & FETCH_INTERNALDATE) {
 		buf_printf(&b, "%sINTERNALDATE ", sep);
-		fetch_date(&b, imap_msg_file(s, i)->mtime);
+		fetch_date(&b, imap_msg_stat(s, i)->mtime);
 		sep = " ";
 	}
 	if (req->items & FETCH_SIZE) {

@@ -173,6 +173,11 @@ void	imap_sync(struct imap_session *, int expunges_allowed);
  * names of the whole view are loaded (one index sync) on first need.
  */
 const struct imap_msg_file *imap_msg_file(struct imap_session *, size_t i);
+/*
+ * imap_msg_stat: the same, with the size and mtime from the file when the
+ * index took the size from the name and has not stat'd it (mtime -1).
+ */
+const struct imap_msg_file *imap_msg_stat(struct imap_session *, size_t i);
 /* imap_files_drop: forget the file names (IDLE), return the memory. */
 void	imap_files_drop(struct imap_session *);
 /* imap_msg_open: message i's file (found again if renamed); fd or -1. */

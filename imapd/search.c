@@ -463,7 +463,7 @@ search_match(struct imap_session *s, size_t i, const struct skey *k,
 	int kw;
 
 	if (k->op == SK_BEFORE || k->op == SK_ON || k->op == SK_SINCE)
-		day = (long long)imap_msg_file(s, i)->mtime / 86400;
+		day = (long long)imap_msg_stat(s, i)->mtime / 86400;
 
 	switch (k->op) {
 	case SK_ALL:

@@ -300,6 +300,33 @@ imap_msg_file(struct imap_session *s, size_t i)
 	return &s->files[i];
 }
 
+const struct imap_msg_file *
+imap_msg_stat(struct imap_session *s, size_t i)
+{
+	struct imap_msg_file *f;
+	struct stat st;
+	int rc = -1;
+
+	(void)imap_msg_file(s, i);
+	f = &s->files[i];
+	if (f->mtime != -1)
+		return f;
+	errno = ENOENT;
+	if (f->name != NULL)
+		rc = fstatat(s->mdfd, f->name, &st, AT_SYMLINK_NOFOLLOW);
+	if (rc == -1 && errno == ENOENT && imap_msg_refresh(s, i) == 0 &&
+	    (f = &s->files[i])->mtime == -1 && f->name != NULL)
+		rc = fstatat(s->mdfd, f->name, &st, AT_SYMLINK_NOFOLLOW);
+	if (f->mtime != -1)
+		return f;	/* the refresh's sync had it */
+	if (rc == 0 && S_ISREG(st.st_mode)) {
+		f->size = st.st_size;
+		f->mtime = st.st_mtime;
+	} else
+		f->mtime = 0;	/* gone: answered as expunged elsewhere */
+	return f;
+}
+
 /*
  * The files of the view from a sync that moves nothing (the view, the
  * flags it has told the client, stay as they are until imap_sync).

@@ -5,10 +5,11 @@
  * (one cursor pass, no lookup per file), give unknown base names the next
  * UIDs, bump the MODSEQ of messages whose flags changed, and drop records
  * whose files are gone. A record keeps its file's size and mtime, so only
- * files not seen before are stat'd. A record missing from a scan is
- * looked for in a second scan before it is dropped, since readdir may
- * skip a file renamed (flag change) while it runs. A sync that changes
- * nothing writes nothing.
+ * files not seen before are stat'd, and not those whose names give the
+ * size (",S="): their mtime is -1 until a reader stats the file. A record
+ * missing from a scan is looked for in a second scan before it is dropped,
+ * since readdir may skip a file renamed (flag change) while it runs. A
+ * sync that changes nothing writes nothing.
  * Security: the Maildir belongs to the user; the index and lock files are
  * opened relative to it without following symlinks, and a damaged index
  * is replaced, never trusted: record sizes are checked on every read.
@@ -18,6 +19,7 @@
 #include <db.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,7 @@ static int	imap_msg_cmp(const void *, const void *);
 static int	imap_new_cmp(const void *, const void *);
 static void	imap_name_time(const char *, unsigned long long *,
 		    unsigned long long *);
+static int	imap_name_size(const char *, size_t, off_t *);
 static void	imap_build(struct imap_sync *, int);
 static void	imap_build_one(struct imap_sync *, struct imap_ent *, int,
 		    uint32_t *);
@@ -633,6 +636,36 @@ imap_name_time(const char *base, unsigned long long *secs,
 		*usec = strtoull(end + 2, NULL, 10);
 }
 
+/*
+ * The ",S=<size>" of a Dovecot-style base name (the file's size on disk,
+ * as Dovecot and imap_base_name write it): 1 and *size, or 0. A reader
+ * that needs the exact size or the mtime stats the file.
+ */
+static int
+imap_name_size(const char *base, size_t len, off_t *size)
+{
+	const char *p, *end = base + len;
+	long long v = 0;
+
+	for (p = base; p + 3 <= end; p++) {
+		if (p[0] != ',' || p[1] != 'S' || p[2] != '=')
+			continue;
+		p += 3;
+		if (p == end || *p < '0' || *p > '9')
+			return 0;
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
+			if (v > (LLONG_MAX - 9) / 10)
+				return 0;
+			v = v * 10 + (*p - '0');
+		}
+		if (p != end && *p != ',')
+			return 0;
+		*size = (off_t)v;
+		return 1;
+	}
+	return 0;
+}
+
 /* Known files keep their UID; new ones get UIDs in name (time) order. */
 static void
 imap_build(struct imap_sync *s, int move_new)
@@ -702,6 +735,9 @@ imap_build_one(struct imap_sync *s, struct imap_ent *x, int move_new,
 	} else if (x->e.size != -1) {
 		m->size = x->e.size;
 		m->mtime = x->e.mtime;
+	} else if (!x->known && imap_name_size(x->base, x->baselen,
+	    &m->size)) {
+		m->mtime = -1;	/* not stat'd: the reader does when it must */
 	} else if (fstatat(s->mdfd, x->e.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode)) {
 		m->size = st.st_size;

@@ -34,8 +34,8 @@ struct imap_index_msg {
 	uint32_t uid;
 	uint64_t modseq;
 	char	*name;		/* "new/BASE" or "cur/BASE:2,FLAGS" */
-	off_t	 size;		/* on disk, LF line ends */
-	time_t	 mtime;		/* INTERNALDATE */
+	off_t	 size;		/* on disk, LF line ends; ",S=" if mtime -1 */
+	time_t	 mtime;		/* INTERNALDATE; -1: not stat'd, see size */
 	unsigned flags;		/* IMAP_FLAG_* */
 	uint32_t keywords;	/* bit i: keywords[i] */
 	int	 recent;	/* this sync moved it out of new/ */

@@ -49,7 +49,7 @@ CTX.check_hostname = False
 CTX.verify_mode = ssl.CERT_NONE
 USERS = ["basic", "fetch", "names", "two", "idle", "uidplus", "curl",
          "sync", "hostile", "search", "cond", "dovecot", "cache", "mutt",
-         "slow"]
+         "slow", "sname"]
 
 
 def addr(name):
@@ -689,6 +689,109 @@ def envelope_cache_used():
     assert again == first, (first, again)
     hdr = ok(m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))[0][1]
     assert b"CHANGED subject" in hdr, hdr
+    m.logout()
+
+
+@tap.test
+def envelope_only_then_bodystructure():
+    """FETCH (FLAGS ENVELOPE) with nothing cached reads only the header
+    and caches just that: a later BODYSTRUCTURE, BODY or RFC822.SIZE
+    reads the whole file and gives exactly what a first full FETCH gives
+    (headers over several read chunks, a message that is all header, CRLF
+    and multipart ones included)."""
+    long_hdr = "".join("X-Filler-%d: %s\r\n" % (i, "y" * 70)
+                       for i in range(300))
+    msgs = [
+        "Subject: plain one\r\nFrom: a@example.test\r\n\r\nbody\r\n",
+        "Subject: long header\r\n" + long_hdr + "From: b@example.test\r\n"
+        "\r\nafter the long header\r\n",
+        "Subject: all header\r\nFrom: c@example.test\r\n",
+        "Subject: multi\r\nMIME-Version: 1.0\r\nContent-Type: multipart/"
+        "mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain"
+        "\r\n\r\npart one\r\n--b1\r\nContent-Type: text/html\r\n\r\n"
+        "<p>two</p>\r\n--b1--\r\n",
+    ]
+    # Headers whose empty line ends at, or straddles, the first read's
+    # end (8192 bytes; stored with LF line ends).
+    for total in (8191, 8192, 8193):
+        head = "Subject: edge %d\r\nX-Pad: " % total
+        pad = total - len(head.replace("\r\n", "\n")) - 1
+        msgs.append(head + "p" * pad + "\r\n\r\nedge body\r\n")
+    m = login("cache")
+    for box in ("envonly", "envfull"):
+        ok(m.create(box))
+        for h in msgs:
+            ok(m.append(box, None, None, h.encode()))
+    full = "(ENVELOPE BODYSTRUCTURE BODY RFC822.SIZE)"
+    ok(m.select("envfull"))
+    want = ok(m.fetch("1:*", full))
+    want_env = ok(m.fetch("1:*", "(FLAGS ENVELOPE)"))
+    ok(m.select("envonly"))
+    env = ok(m.fetch("1:*", "(FLAGS ENVELOPE)"))
+    assert env == want_env, (env, want_env)
+    assert b'"long header"' in env[1] and b'"all header"' in env[2], env
+    assert ok(m.fetch("1:*", "(FLAGS ENVELOPE)")) == env, "cached envelope"
+    got = ok(m.fetch("1:*", full))
+    assert got == want, (got, want)
+    assert b'"mixed" ("boundary" "b1")' in got[3], got[3]
+    for i, x in enumerate(got):
+        size = int(re.search(rb"RFC822.SIZE (\d+)", x).group(1))
+        whole = ok(m.fetch(str(i + 1), "(BODY.PEEK[])"))[0][1]
+        assert size == len(whole), (i, size, len(whole))
+    assert ok(m.fetch("1:*", "(FLAGS ENVELOPE)")) == env
+    m.logout()
+
+
+@tap.test
+def size_in_name_is_not_trusted():
+    """The index takes a file's size from ",S=" in its name and stats it
+    only when INTERNALDATE, a date SEARCH or COPY needs it: a name whose
+    S= is wrong or missing still gets the exact RFC822.SIZE, the file's
+    mtime as INTERNALDATE, and a whole COPY."""
+    md = inst.maildir(addr("sname"))
+    ids = None
+    if IS_ROOT:
+        pw = pwd.getpwnam(VMAIL_OWNER)
+        ids = (pw.pw_uid, pw.pw_gid)
+    for d in (os.path.dirname(md), md, md + "/cur", md + "/new", md + "/tmp"):
+        if not os.path.isdir(d):
+            os.mkdir(d, 0o700)
+            if ids:
+                os.chown(d, *ids)
+    body = "Subject: %s\n\n" + "line of the body\n" * 40
+    names = ["1690000000.M1P1.h,S=5:2,S", "1690000001.M2P1.h,S=99999:2,",
+             "1690000002.M3P1.h:2,", "1690000003.M4P1.h,S=:2,"]
+    when = 1600000000
+    for k, n in enumerate(names):
+        path = os.path.join(md, "cur", n)
+        with open(path, "w") as f:
+            f.write(body % ("name %d" % k))
+        os.utime(path, (when + 86400 * k, when + 86400 * k))
+        if ids:
+            os.chown(path, *ids)
+    m = login("sname")
+    ok(m.select("INBOX"))
+    got = ok(m.fetch("1:4", "(INTERNALDATE RFC822.SIZE)"))
+    for k, x in enumerate(got):
+        size = int(re.search(rb"RFC822.SIZE (\d+)", x).group(1))
+        whole = ok(m.fetch(str(k + 1), "(BODY.PEEK[])"))[0][1]
+        assert size == len(whole) == len((body % ("name %d" % k))
+                                         .replace("\n", "\r\n")), (k, x)
+        date = re.search(rb'INTERNALDATE "([^"]+)"', x).group(1).decode()
+        want = time.strftime("%d-%b-%Y %H:%M:%S +0000",
+                             time.gmtime(when + 86400 * k))
+        assert imaplib.Internaldate2tuple(x) is not None, x
+        assert time.mktime(imaplib.Internaldate2tuple(x)) == \
+            when + 86400 * k, (date, want)
+    assert ok(m.search(None, "SINCE", "15-Sep-2020"))[0].split() == \
+        [b"3", b"4"]
+    ok(m.create("snamecopy"))
+    ok(m.copy("1:4", "snamecopy"))
+    ok(m.select("snamecopy"))
+    copies = ok(m.fetch("1:4", "(BODY.PEEK[] INTERNALDATE)"))
+    copies = [x for x in copies if isinstance(x, tuple)]
+    assert [len(x[1]) for x in copies] == [len(x) for x in (
+        (body % ("name %d" % k)).replace("\n", "\r\n") for k in range(4))]
     m.logout()
 
 

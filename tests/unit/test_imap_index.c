@@ -284,3 +284,29 @@ Test(imap_index, sizes_and_dates_kept_and_idle_sync_writes_nothing)
 	cr_assert_gt(idx.msgs[0].modseq, modseq);
 	imap_index_free(&idx);
 }
+
+Test(imap_index, size_from_name_defers_the_stat)
+{
+	struct imap_index idx = { 0 };
+
+	put("cur/200.M1P1.h,S=7,W=9:2,S", "abcdef\n");
+	put("cur/201.M1P1.h,S=x:2,", "xy\n");
+	put("cur/202.M1P1.h:2,", "xyz\n");
+	cr_assert_eq(imap_index_sync(mdfd, &idx, 1), 0);
+	cr_assert_eq(idx.n, 3);
+	/* ",S=7": the size from the name, the mtime left to the reader. */
+	cr_assert_eq(idx.msgs[0].size, 7);
+	cr_assert_eq(idx.msgs[0].mtime, -1);
+	/* A malformed or missing S= is stat'd as before. */
+	cr_assert_eq(idx.msgs[1].size, 3);
+	cr_assert_neq(idx.msgs[1].mtime, -1);
+	cr_assert_eq(idx.msgs[2].size, 4);
+	cr_assert_neq(idx.msgs[2].mtime, -1);
+	/* The next sync keeps it so (no stat, nothing written). */
+	cr_assert_eq(imap_index_sync(mdfd, &idx, 1), 0);
+	cr_assert_eq(idx.n, 3);
+	cr_assert_eq(idx.msgs[0].uid, 1);
+	cr_assert_eq(idx.msgs[0].size, 7);
+	cr_assert_eq(idx.msgs[0].mtime, -1);
+	imap_index_free(&idx);
+}
