@@ -43,6 +43,20 @@ def free_port(host="127.0.0.1"):
     return port
 
 
+_held_ports = []
+
+
+def closed_port(host="127.0.0.1"):
+    """A port that refuses connections for as long as this test runs: a
+    socket bound there and never listening holds it, so no other test
+    running at the same time can take it (free_port's port is only free
+    at the instant it is chosen)."""
+    s = socket.socket()
+    s.bind((host, 0))
+    _held_ports.append(s)
+    return s.getsockname()[1]
+
+
 def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -21,10 +21,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT, MAIL_OWNER, Instance, TAP, free_port, wait_for  # noqa: E402
+from harness import IS_ROOT, MAIL_OWNER, Instance, TAP, closed_port, free_port, wait_for  # noqa: E402
 
 USER = "demo@example.test"
-CLOSED_PORT = free_port()
+CLOSED_PORT = closed_port()
 
 
 class FlakyServer:
@@ -114,7 +114,7 @@ class FlakyServer:
 
 flaky = FlakyServer(2)
 slow = FlakyServer(0, delay=0.4)
-DEAD_PORT = free_port()
+DEAD_PORT = closed_port()
 TRANSPORT = """bounce.test   error:5.1.1 mailbox unavailable here
 deny.test     error:no mail for you
 defer.test    smtp:[127.0.0.1]:%d
