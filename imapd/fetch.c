@@ -89,6 +89,8 @@ static int	fetch_run(struct imap_session *, const struct imap_seqset *,
 		    int, const struct fetch_req *);
 static char	*fetch_cache_name(struct imap_session *, size_t);
 static int	fetch_read_file(int, struct buf *);
+static int	fetch_msg_parse(struct imap_session *, size_t,
+		    struct imap_msgdata *, int (*)(int, struct buf *));
 static int	fetch_msg_load_header(struct imap_session *, size_t,
 		    struct imap_msgdata *);
 static int	fetch_read_header(int, struct buf *);
@@ -340,17 +342,25 @@ fetch_req_free(struct fetch_req *req)
 int
 imap_msg_load(struct imap_session *s, size_t i, struct imap_msgdata *fm)
 {
+	if (fm->loaded)
+		return 0;
+	return fetch_msg_parse(s, i, fm, fetch_read_file);
+}
+
+/* Message i read by readfn (whole, or its header), in CRLF, parsed. */
+static int
+fetch_msg_parse(struct imap_session *s, size_t i, struct imap_msgdata *fm,
+    int (*readfn)(int, struct buf *))
+{
 	struct mime_limits lim;
 	struct buf raw;
 	char err[128];
 	int fd;
 
-	if (fm->loaded)
-		return 0;
 	if ((fd = imap_msg_open(s, i)) == -1)
 		return -1;
 	buf_init(&raw);
-	if (fetch_read_file(fd, &raw) == -1) {
+	if (readfn(fd, &raw) == -1) {
 		close(fd);
 		buf_free(&raw);
 		return -1;
@@ -404,32 +414,7 @@ static int
 fetch_msg_load_header(struct imap_session *s, size_t i,
     struct imap_msgdata *fm)
 {
-	struct mime_limits lim;
-	struct buf raw;
-	char err[128];
-	int fd;
-
-	if ((fd = imap_msg_open(s, i)) == -1)
-		return -1;
-	buf_init(&raw);
-	if (fetch_read_header(fd, &raw) == -1) {
-		close(fd);
-		buf_free(&raw);
-		return -1;
-	}
-	close(fd);
-	buf_init(&fm->crlf);
-	fetch_crlf(&fm->crlf, raw.data, raw.len);
-	buf_free(&raw);
-	mime_limits_default(&lim);
-	fm->mime = mime_parse(fm->crlf.data, fm->crlf.len, &lim, err,
-	    sizeof(err));
-	if (fm->mime == NULL) {
-		buf_free(&fm->crlf);
-		return -1;
-	}
-	fm->loaded = 1;
-	return 0;
+	return fetch_msg_parse(s, i, fm, fetch_read_header);
 }
 
 /*

@@ -21,7 +21,7 @@
 #define QUEUE_POOL_TRIES	8	/* random slots tried per put or take */
 
 static void queue_pool_slot(const struct queue_pool *, char *, size_t);
-static int queue_pool_fits(const struct queue_pool *, const struct stat *);
+static int queue_pool_fits(const struct stat *);
 static int queue_pool_rename_new(int, const char *, int, const char *);
 
 int
@@ -60,9 +60,8 @@ queue_pool_slot(const struct queue_pool *p, char *name, size_t namelen)
  * crash left a stale entry that still refers to it (docs/QUEUE.md 4b).
  */
 static int
-queue_pool_fits(const struct queue_pool *p, const struct stat *st)
+queue_pool_fits(const struct stat *st)
 {
-	(void)p;
 	return S_ISREG(st->st_mode) && st->st_nlink == 1 &&
 	    st->st_uid == geteuid() && st->st_size <= QUEUE_POOL_FILE_MAX;
 }
@@ -94,7 +93,7 @@ queue_pool_put(const struct queue_pool *p, int fromfd, const char *name)
 	if (p->dirfd == -1)
 		return -1;
 	if (fstatat(fromfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    !queue_pool_fits(p, &st))
+	    !queue_pool_fits(&st))
 		return -1;
 	for (i = 0; i < QUEUE_POOL_TRIES; i++) {
 		queue_pool_slot(p, slot, sizeof(slot));
@@ -126,7 +125,7 @@ queue_pool_take(const struct queue_pool *p, int todirfd, const char *name,
 	if (i == QUEUE_POOL_TRIES)
 		return -1;
 	fd = openat(todirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 || fstat(fd, st) == -1 || !queue_pool_fits(p, st) ||
+	if (fd == -1 || fstat(fd, st) == -1 || !queue_pool_fits(st) ||
 	    ((st->st_mode & 07777) != 0600 && fchmod(fd, 0600) == -1)) {
 		/* Not ours to reuse: drop this name (the file keeps others). */
 		if (fd != -1)

@@ -623,10 +623,9 @@ def condstore_qresync_esearch():
     r.cmd("LOGOUT")
 
 
-@tap.test
-def dovecot_maildir_keeps_uids():
-    """A Maildir made by Dovecot: its UIDVALIDITY and UIDs survive."""
-    md = inst.maildir(addr("dovecot"))
+def make_maildir(md):
+    """Create Maildir md (and its domain directory) owned by the virtual
+    mailbox owner; its (uid, gid) as root, None otherwise."""
     ids = None
     if IS_ROOT:
         pw = pwd.getpwnam(VMAIL_OWNER)
@@ -636,6 +635,14 @@ def dovecot_maildir_keeps_uids():
             os.mkdir(d, 0o700)
             if ids:
                 os.chown(d, *ids)
+    return ids
+
+
+@tap.test
+def dovecot_maildir_keeps_uids():
+    """A Maildir made by Dovecot: its UIDVALIDITY and UIDs survive."""
+    md = inst.maildir(addr("dovecot"))
+    ids = make_maildir(md)
     files = {
         "cur/1690000000.M1P1.old,S=30,W=32:2,S": (101, "first"),
         "cur/1690000001.M2P1.old,S=31,W=33:2,RS": (205, "second"),
@@ -749,15 +756,7 @@ def size_in_name_is_not_trusted():
     S= is wrong or missing still gets the exact RFC822.SIZE, the file's
     mtime as INTERNALDATE, and a whole COPY."""
     md = inst.maildir(addr("sname"))
-    ids = None
-    if IS_ROOT:
-        pw = pwd.getpwnam(VMAIL_OWNER)
-        ids = (pw.pw_uid, pw.pw_gid)
-    for d in (os.path.dirname(md), md, md + "/cur", md + "/new", md + "/tmp"):
-        if not os.path.isdir(d):
-            os.mkdir(d, 0o700)
-            if ids:
-                os.chown(d, *ids)
+    ids = make_maildir(md)
     body = "Subject: %s\n\n" + "line of the body\n" * 40
     names = ["1690000000.M1P1.h,S=5:2,S", "1690000001.M2P1.h,S=99999:2,",
              "1690000002.M3P1.h:2,", "1690000003.M4P1.h,S=:2,"]

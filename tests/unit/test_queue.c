@@ -351,6 +351,17 @@ Test(queue, pool_reuses_a_finished_file_and_refuses_strangers)
 	cr_assert_eq(stat(id, &big), 0);
 	cr_assert_eq(chmod(id, 0640), 0);	/* a delay-notice bit */
 	cr_assert_eq(chdir(".."), 0);
+	/* Over QUEUE_POOL_FILE_MAX: refused, left for the caller to unlink. */
+	body = realloc(body, QUEUE_POOL_FILE_MAX + 2);
+	memset(body, 'y', QUEUE_POOL_FILE_MAX + 1);
+	body[QUEUE_POOL_FILE_MAX + 1] = '\0';
+	write_message(&w, body);
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	cr_assert_eq(queue_pool_put(&pool, in, w.id), -1);
+	cr_assert_eq(fstatat(in, w.id, &st, 0), 0);
+	cr_assert_gt(st.st_size, QUEUE_POOL_FILE_MAX);
+	cr_assert_eq(access("recycle/s0", F_OK), -1);
+	/* At the limit's other side, the 20 KB file goes in (slot s0). */
 	cr_assert_eq(queue_pool_put(&pool, in, id), 0);
 	cr_assert_eq(access("recycle/s0", F_OK), 0);
 	/* The slot is full: the next file is not taken. */
