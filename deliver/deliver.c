@@ -1,8 +1,8 @@
 /*
- * deliver: main program of the delivery agent pool. Reads one request per
- * qmgr connection (with the queue file descriptor attached), hands it to
- * the transport chosen by -t, and answers one status per recipient.
- * Parameters: ipc_timeout, <transport>_destination_recipient_limit
+ * deliver: main program of the delivery agent pool. Reads requests from a
+ * qmgr connection, one at a time (each with the queue file descriptor
+ * attached), hands each to the transport chosen by -t, and answers one
+ * status per recipient. Parameters: ipc_timeout, max_idle, max_use, <transport>_destination_recipient_limit
  * (default_destination_recipient_limit), myhostname, plus the transport's.
  * Security: the transport opens what it needs, then drops privileges
  * (deliver_*_init); no request is read before that. The queue file comes
@@ -65,10 +65,14 @@ deliver_exit(void)
 		smtp_cache_expire(deliver_exit_ctx->smtp, 1);
 }
 
-static void
-deliver_client(int client, void *arg)
+/*
+ * One request from qmgr: 1 when it was answered, 0 at EOF, -1 on an error
+ * (logged). more: we take another on this connection; if not, the reply
+ * says so (DELIVER_REPLY_LAST) and qmgr sends none.
+ */
+static int
+deliver_request(struct deliver_ctx *ctx, int client, int more)
 {
-	struct deliver_ctx *ctx = arg;
 	struct deliver_request req;
 	struct ipc_msg msg;
 	struct timeval start;
@@ -82,6 +86,7 @@ deliver_client(int client, void *arg)
 			log_warn("read request from qmgr");
 		goto out;
 	}
+	rc = -1;
 	if (qfd == -1) {
 		log_warnx("request from qmgr without a queue file");
 		goto out;
@@ -98,13 +103,37 @@ deliver_client(int client, void *arg)
 		deliver_smtp(ctx, &req, qfd, &start);
 	deliver_mark_done(qfd, &req);
 	deliver_reply_encode(&req, &msg);
+	if (!more)
+		ipc_put(&msg, DELIVER_REPLY_LAST, "1");
 	if (ipc_send(client, &msg, -1) == -1)
 		log_warn("%s: send status to qmgr", req.queue_id);
+	else
+		rc = 1;
 	deliver_request_free(&req);
 out:
 	if (qfd != -1)
 		close(qfd);
 	ipc_msg_free(&msg);
+	return rc;
+}
+
+/*
+ * A qmgr connection carries one request at a time, as many as max_use
+ * allows: qmgr keeps it for its next delivery (qmgr_sched.c), which saves
+ * a connect, an accept and two status reports to master per delivery. The
+ * next request is awaited at most max_idle seconds, as accept would be;
+ * SIGTERM ends the wait.
+ */
+static void
+deliver_client(int client, void *arg)
+{
+	struct deliver_ctx *ctx = arg;
+	int more;
+
+	do
+		more = service_another();
+	while (deliver_request(ctx, client, more) == 1 && more &&
+	    service_wait_input(client, ctx->idle_timeout));
 	close(client);
 }
 
@@ -135,6 +164,8 @@ main(int argc, char *argv[])
 	ctx.max_rcpts = n > 0 ? (size_t)n : 1;
 	n = config_get_time(opts.cfg, "ipc_timeout");
 	ctx.timeout = n > 0 && n < 86400 ? (int)n : 3600;
+	n = config_get_time(opts.cfg, "max_idle");
+	ctx.idle_timeout = n > 0 && n < 86400 ? (int)n : 100;
 
 	if (!strcmp(opts.transport, "local"))
 		deliver_local_init(&ctx, opts.chroot);

@@ -27,6 +27,7 @@ struct deliver_ctx {
 	int	 basefd;		/* virtual_mailbox_base (local) */
 	size_t	 max_rcpts;		/* recipients per request */
 	int	 timeout;		/* ipc_timeout, seconds */
+	int	 idle_timeout;		/* max_idle: wait for qmgr's next request */
 	struct smtp_conf *smtp;		/* smtp transport settings */
 	/* local transport limits */
 	unsigned long long mailbox_limit;	/* virtual_mailbox_limit, 0 = none */

@@ -1,7 +1,8 @@
 pkglibexec_PROGRAMS += qmgr/qmgr
 qmgr_qmgr_SOURCES = qmgr/qmgr.c qmgr/qmgr.h qmgr/qmgr_route.c \
 	qmgr/qmgr_scan.c qmgr/qmgr_sched.c qmgr/qmgr_bounce.c \
-	qmgr/qmgr_admin.c qmgr/qmgr_forward.c qmgr/qmgr_remove.c
+	qmgr/qmgr_admin.c qmgr/qmgr_forward.c qmgr/qmgr_remove.c \
+	qmgr/qmgr_conn.c
 qmgr_qmgr_LDADD = $(LDADD) -lpthread
 
 TESTS += tests/integration/test_queue.py

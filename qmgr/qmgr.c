@@ -256,6 +256,8 @@ qmgr_poll_timeout(struct qmgr *q, struct qmgr_timers *tm)
 			ms = t;
 	if ((t = qmgr_admin_timeout_ms(q)) < ms)
 		ms = t;
+	if ((t = qmgr_conn_timeout_ms(q, &now)) != -1 && t < ms)
+		ms = t;
 	if (ms > QMGR_POLL_MAX)
 		ms = QMGR_POLL_MAX;
 	/* +1: wake just after a deadline, not a millisecond before it. */
@@ -270,7 +272,7 @@ qmgr_loop(struct qmgr *q)
 	struct qmgr_job **jobs = NULL, *job, *next;
 	struct qmgr_client *c;
 	struct timespec now;
-	size_t n, i, nc, cap = 0;
+	size_t n, i, nc, ni, cap = 0;
 	int rc;
 
 	qmgr_clock(&now);
@@ -286,6 +288,7 @@ qmgr_loop(struct qmgr *q)
 			n++;
 		TAILQ_FOREACH(c, &q->clients, entry)
 			n++;
+		n += qmgr_conn_count(q);
 		if (n > cap) {
 			cap = n;
 			pfd = xreallocarray(pfd, cap, sizeof(*pfd));
@@ -299,19 +302,22 @@ qmgr_loop(struct qmgr *q)
 			pfd[i].events = POLLIN;
 			jobs[i++] = job;
 		}
-		nc = (size_t)qmgr_admin_pollfds(q, pfd + i, n - i);
-		n = i + nc;
+		ni = qmgr_conn_pollfds(q, pfd + i, n - i);
+		nc = (size_t)qmgr_admin_pollfds(q, pfd + i + ni, n - i - ni);
+		n = i + ni + nc;
 		rc = poll(pfd, n, qmgr_poll_timeout(q, &tm));
 		if (rc == -1 && errno != EINTR)
 			fatal("poll");
 		if (rc <= 0)
 			goto timeouts;
+		/* Idle connections before jobs, which give some back. */
+		qmgr_conn_input(q, pfd + n - nc - ni, ni);
 		/* Clients first: an accept below appends to their list. */
 		qmgr_admin_input(q, pfd + n - nc, nc);
 		if (pfd[0].revents & POLLIN)
 			qmgr_wakeups(q);
 		/* A job's handler frees only that job: the array stays valid. */
-		for (i = 1; i < n - nc; i++)
+		for (i = 1; i < n - nc - ni; i++)
 			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 				qmgr_job_input(q, jobs[i]);
 timeouts:
@@ -321,6 +327,7 @@ timeouts:
 		TAILQ_FOREACH_SAFE(job, &q->inflight, entry, next)
 			if (qmgr_ms_until(&now, &job->deadline) <= 0)
 				qmgr_job_timeout(q, job);
+		qmgr_conn_expire(q, &now);
 	}
 }
 

@@ -83,6 +83,8 @@ struct qmgr_job {
 	size_t	*idx;			/* indexes into msg->qm.rcpts */
 	struct deliver_request req;	/* req.rcpts[i] is idx[i] */
 	int	 sock;
+	int	 reused;		/* sock served an earlier job */
+	int	 keep;			/* a whole reply, not the agent's last */
 	struct buf in;			/* reply bytes so far */
 	struct timespec deadline;	/* CLOCK_MONOTONIC */
 };
@@ -109,6 +111,12 @@ struct qmgr_site {
 };
 TAILQ_HEAD(qmgr_site_list, qmgr_site);
 
+/* An agent connection waiting for the next job (qmgr_conn.c). */
+struct qmgr_conn {
+	int	 sock;
+	struct timespec since;		/* CLOCK_MONOTONIC, when put back */
+};
+
 struct qmgr_transport {
 	const char *name;		/* "local", "smtp" */
 	char	 socket[64];		/* "private/local" */
@@ -121,6 +129,8 @@ struct qmgr_transport {
 	size_t	 nsites;
 	struct timespec dead_until;	/* connect failed: do not retry yet */
 	char	 dead_reason[256];
+	struct qmgr_conn *idle;		/* oldest first */
+	size_t	 nidle, idle_cap;
 };
 
 struct qmgr_route {
@@ -196,6 +206,21 @@ long long qmgr_backoff(time_t now, time_t arrival, long long min, long long max)
 struct qmgr_remover;
 void	qmgr_remove_start(struct qmgr *);
 int	qmgr_remove_file(struct qmgr *, const char *dir, const char *id);
+
+/* qmgr_conn.c */
+/*
+ * qmgr_conn_get: an idle connection to the transport's agents (*reused =
+ * 1) or a new one; -1 (errno) when connect fails.
+ */
+int	qmgr_conn_get(struct qmgr_transport *, int *reused);
+/* qmgr_conn_put: keep sock, which has just carried a whole reply. */
+void	qmgr_conn_put(struct qmgr_transport *, int sock);
+size_t	qmgr_conn_count(struct qmgr *);
+size_t	qmgr_conn_pollfds(struct qmgr *, struct pollfd *, size_t room);
+void	qmgr_conn_input(struct qmgr *, const struct pollfd *, size_t);
+void	qmgr_conn_expire(struct qmgr *, const struct timespec *now);
+/* qmgr_conn_timeout_ms: until the next expiry, -1 when none is idle. */
+long long qmgr_conn_timeout_ms(struct qmgr *, const struct timespec *now);
 
 /* qmgr_forward.c */
 /*

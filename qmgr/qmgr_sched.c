@@ -35,8 +35,6 @@
 
 /* Room left in an IPC frame for everything but the addresses. */
 #define QMGR_REQUEST_BYTES	(IPC_FRAME_MAX / 2)
-/* A request is small; a transport that will not take it is broken. */
-#define QMGR_SEND_TIMEOUT	10
 #define QMGR_READ_CHUNK		4096
 
 static struct qmgr_job *qmgr_job_new(struct qmgr *, struct qmgr_msg *, int,
@@ -58,6 +56,8 @@ static void qmgr_msg_delay_warning(struct qmgr *, struct qmgr_msg *);
 static void qmgr_msg_move(struct qmgr_msg *, const char *, time_t);
 static void qmgr_job_start(struct qmgr *, struct qmgr_job *);
 static int qmgr_job_send(struct qmgr_job *);
+static int qmgr_job_connect(struct qmgr_job *);
+static void qmgr_job_restart(struct qmgr *, struct qmgr_job *);
 static void qmgr_job_fail(struct qmgr *, struct qmgr_job *, const char *,
     const char *, int);
 static void qmgr_job_done(struct qmgr *, struct qmgr_job *);
@@ -453,23 +453,23 @@ qmgr_job_start(struct qmgr *q, struct qmgr_job *job)
 		qmgr_job_fail(q, job, "4.3.0", "cannot open queue file", 0);
 		return;
 	}
-	if ((job->sock = unix_connect(tp->socket)) == -1) {
+	if (qmgr_job_connect(job) == -1) {
 		saved = errno;
+		if (job->sock != -1) {
+			log_warn("%s: send request to transport %s",
+			    job->msg->id, tp->socket);
+			close(job->sock);
+			job->sock = -1;
+			qmgr_job_fail(q, job, "4.3.0",
+			    "lost connection with transport", 1);
+			return;
+		}
 		snprintf(tp->dead_reason, sizeof(tp->dead_reason),
 		    "delivery temporarily suspended: connect to transport %s: %s",
 		    tp->socket, strerror(saved));
 		tp->dead_until = now;
 		tp->dead_until.tv_sec += q->retry_time;
 		qmgr_job_fail(q, job, "4.3.0", tp->dead_reason, 1);
-		return;
-	}
-	if (qmgr_job_send(job) == -1) {
-		log_warn("%s: send request to transport %s", job->msg->id,
-		    tp->socket);
-		close(job->sock);
-		job->sock = -1;
-		qmgr_job_fail(q, job, "4.3.0", "lost connection with transport",
-		    1);
 		return;
 	}
 	job->deadline = now;
@@ -482,18 +482,40 @@ qmgr_job_start(struct qmgr *q, struct qmgr_job *job)
 static int
 qmgr_job_send(struct qmgr_job *job)
 {
-	struct timeval tv = { QMGR_SEND_TIMEOUT, 0 };
 	struct ipc_msg m;
 	int rc;
 
-	(void)setsockopt(job->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	ipc_msg_init(&m);
 	deliver_request_encode(&job->req, &m);
 	rc = ipc_send(job->sock, &m, job->msg->fd);
 	ipc_msg_free(&m);
-	if (rc == 0)
-		rc = set_nonblock(job->sock, 1);
 	return rc;
+}
+
+/*
+ * Send the request on a kept connection or a new one. A kept connection
+ * its agent has closed meanwhile fails the send with EPIPE (closed while
+ * idle) or ECONNRESET (closed with our request unread): the agent never
+ * had it, so the next connection gets it. -1 with job->sock -1: connect
+ * failed; with job->sock open: the send failed.
+ */
+static int
+qmgr_job_connect(struct qmgr_job *job)
+{
+	int saved;
+
+	for (;;) {
+		if ((job->sock = qmgr_conn_get(job->tp, &job->reused)) == -1)
+			return -1;
+		if (qmgr_job_send(job) == 0)
+			return 0;
+		if (!job->reused || (errno != EPIPE && errno != ECONNRESET))
+			return -1;
+		saved = errno;
+		close(job->sock);
+		job->sock = -1;
+		errno = saved;
+	}
 }
 
 /* qmgr_job_input: the socket is readable; take the reply when complete. */
@@ -506,9 +528,18 @@ qmgr_job_input(struct qmgr *q, struct qmgr_job *job)
 	int rc;
 
 	buf_reserve(&job->in, QMGR_READ_CHUNK);
-	n = read(job->sock, job->in.data + job->in.len, QMGR_READ_CHUNK);
+	n = recv(job->sock, job->in.data + job->in.len, QMGR_READ_CHUNK,
+	    MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	/*
+	 * Linux: a kept connection whose agent left (SIGTERM) with our request
+	 * unread; it was never delivered, so it goes out again.
+	 */
+	if (n == -1 && errno == ECONNRESET && job->reused && job->in.len == 0) {
+		qmgr_job_restart(q, job);
+		return;
+	}
 	if (n <= 0) {
 		if (n == -1)
 			log_warn("%s: read from transport %s", job->msg->id,
@@ -523,9 +554,11 @@ qmgr_job_input(struct qmgr *q, struct qmgr_job *job)
 	err[0] = '\0';
 	ipc_msg_init(&m);
 	if ((rc = deliver_frame_take(&job->in, &m)) == 1 &&
-	    (rc = deliver_reply_decode(&m, &job->req, err, sizeof(err))) == 0)
+	    (rc = deliver_reply_decode(&m, &job->req, err, sizeof(err))) == 0) {
+		job->keep = job->in.len == 0 &&
+		    ipc_get(&m, DELIVER_REPLY_LAST) == NULL;
 		qmgr_job_done(q, job);
-	else if (rc == -1) {
+	} else if (rc == -1) {
 		log_warnx("%s: transport %s: malformed reply%s%s", job->msg->id,
 		    job->tp->socket, err[0] ? ": " : "", err);
 		qmgr_job_fail(q, job, "4.3.0", "unknown mail transport error", 0);
@@ -540,6 +573,18 @@ qmgr_job_timeout(struct qmgr *q, struct qmgr_job *job)
 	    job->msg->id, job->tp->socket, q->ipc_timeout);
 	qmgr_job_fail(q, job, "4.4.1", "delivery agent did not answer in time",
 	    0);
+}
+
+/* Take the job out of flight and start it again on another connection. */
+static void
+qmgr_job_restart(struct qmgr *q, struct qmgr_job *job)
+{
+	TAILQ_REMOVE(&q->inflight, job, entry);
+	job->tp->inflight--;
+	job->site->inflight--;
+	close(job->sock);
+	job->sock = -1;
+	qmgr_job_start(q, job);
 }
 
 /* Every recipient of the job is deferred with reason; qmgr logs each. */
@@ -591,7 +636,10 @@ qmgr_job_done(struct qmgr *q, struct qmgr_job *job)
 		TAILQ_REMOVE(&q->inflight, job, entry);
 		job->tp->inflight--;
 		job->site->inflight--;
-		close(job->sock);
+		if (job->keep)
+			qmgr_conn_put(job->tp, job->sock);
+		else
+			close(job->sock);
 		qmgr_site_feedback(q, job);
 	}
 	deliver_request_free(&job->req);

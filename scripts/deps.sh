@@ -2,7 +2,7 @@
 # Debian packages Postilion needs to build and test, when any is missing.
 POSTILION_DEPS="build-essential autoconf automake libtool pkg-config \
 libssl-dev libdb-dev libbsd-dev libcriterion-dev libcrypt-dev \
-python3 curl swaks libnet-ssleay-perl openssl fetchmail dnsmasq-base fail2ban isync mutt"
+python3 curl swaks libnet-ssleay-perl openssl fetchmail dnsmasq-base fail2ban isync mutt iproute2"
 
 deps_install() {
 	missing=""

@@ -1,8 +1,9 @@
 /*
  * deliver_proto: the qmgr <-> deliver conversation. qmgr connects to a
- * transport socket (private/local, private/smtp) and sends one request with
+ * transport socket (private/local, private/smtp) and sends a request with
  * the open queue file attached (SCM_RIGHTS); the agent answers one status
- * per recipient, in request order. Both sides log the Postfix-shaped
+ * per recipient, in request order. The connection then waits for qmgr's
+ * next request, until either side closes it (DELIVER_REPLY_LAST). Both sides log the Postfix-shaped
  * "to=<...>, relay=..., delay=..., delays=a/b/c/d, dsn=..., status=..." line
  * through deliver_log_status() so the two never drift apart.
  */
@@ -72,6 +73,12 @@ int	deliver_request_decode(const struct ipc_msg *, struct deliver_request *,
 void	deliver_rcpt_set(struct deliver_rcpt *, const char *dsn,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void	deliver_reply_encode(const struct deliver_request *, struct ipc_msg *);
+/*
+ * A reply with this attribute is the agent's last on the connection: qmgr
+ * closes it instead of keeping it for the next request.
+ */
+#define DELIVER_REPLY_LAST	"last"
+
 /*
  * deliver_reply_decode: fill dsn/reason of every recipient of req from the
  * reply; -1 with a reason in err if the count or any status is malformed.

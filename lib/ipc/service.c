@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@
 #define SERVICE_TICK_MS	1000	/* idle wait step with a pre_accept hook */
 
 static volatile sig_atomic_t service_term;
+/* Requests taken (a client, or one more on its connection) and max_use. */
+static long long service_used, service_max_use;
 
 static int service_waiter(void);
 static time_t service_now(void);
@@ -38,6 +41,33 @@ int
 service_stopping(void)
 {
 	return service_term;
+}
+
+int
+service_another(void)
+{
+	if (service_term || (service_max_use > 0 &&
+	    service_used >= service_max_use))
+		return 0;
+	service_used++;
+	return 1;
+}
+
+int
+service_wait_input(int fd, int timeout)
+{
+	struct pollfd pfd;
+	int rc;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		rc = poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
+		if (rc > 0)
+			return 1;
+		if (rc == 0 || errno != EINTR || service_term)
+			return 0;
+	}
 }
 
 void
@@ -156,12 +186,12 @@ void
 service_serve_pre(struct config *cfg, service_handler handler,
     service_pre_accept pre_accept, void *ctx)
 {
-	long long max_use, max_idle, served = 0;
+	long long max_idle;
 	struct epoll_event ev;
 	int client, rc, ep, timeout;
 	time_t idle_since = service_now();
 
-	max_use = config_get_int(cfg, "max_use");
+	service_max_use = config_get_int(cfg, "max_use");
 	max_idle = config_get_time(cfg, "max_idle");
 	set_nonblock(MASTER_LISTEN_FD, 1);
 	ep = service_waiter();
@@ -190,9 +220,10 @@ service_serve_pre(struct config *cfg, service_handler handler,
 		}
 		set_nonblock(client, 0);
 		service_status(MASTER_STAT_TAKEN);
+		service_used++;
 		handler(client, ctx);
-		served++;
-		if (service_term || (max_use > 0 && served >= max_use))
+		if (service_term || (service_max_use > 0 &&
+		    service_used >= service_max_use))
 			exit(0);
 		service_status(MASTER_STAT_AVAIL);
 		idle_since = service_now();

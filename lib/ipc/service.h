@@ -47,7 +47,8 @@ void	service_status(int avail);
 typedef void (*service_handler)(int client, void *ctx);
 /*
  * service_serve: accept clients on fd 3 one at a time and run handler on
- * each (the handler must close client); exit after max_use clients, after
+ * each (the handler must close client); exit after max_use clients (or
+ * requests, with service_another), after
  * max_idle seconds without one, or on SIGTERM (after the current client).
  */
 __attribute__((__noreturn__)) void service_serve(struct config *,
@@ -63,5 +64,17 @@ __attribute__((__noreturn__)) void service_serve_pre(struct config *,
 	    service_handler, service_pre_accept, void *ctx);
 /* service_stopping: non-zero once SIGTERM has asked us to finish. */
 int	service_stopping(void);
+/*
+ * service_another: for a handler that takes several requests on one
+ * connection (deliver, from qmgr): non-zero when this process may take one
+ * more after the current one, which then counts against max_use as a
+ * client does; 0 after SIGTERM or once max_use requests are taken.
+ */
+int	service_another(void);
+/*
+ * service_wait_input: wait up to timeout seconds (0: for ever) for fd to
+ * become readable; 1 when it is, 0 on timeout or SIGTERM.
+ */
+int	service_wait_input(int fd, int timeout);
 
 #endif
