@@ -131,9 +131,12 @@ service_init(int argc, char **argv, const char *progname,
 void
 service_status(int avail)
 {
+	static pid_t pid;
 	struct master_status st;
 
-	st.pid = (int32_t)getpid();
+	if (pid == 0)
+		pid = getpid();	/* our daemons report from one process */
+	st.pid = (int32_t)pid;
 	st.avail = avail;
 	if (write_full(MASTER_STATUS_FD, &st, sizeof(st)) == -1 &&
 	    errno == EPIPE)

@@ -76,7 +76,7 @@ queue_writer_open(struct queue_writer *w, const char *dir)
 
 int
 queue_writer_open_pool(struct queue_writer *w, const char *dir,
-    const struct queue_pool *pool)
+    struct queue_pool *pool)
 {
 	static unsigned int counter;
 	struct timeval tv;

@@ -62,6 +62,9 @@ struct stat;
 struct queue_pool {
 	int	 dirfd;		/* recycle/, or -1: no pool */
 	unsigned int nslots;
+	void	*dir;		/* DIR * on a copy of dirfd, once read */
+	unsigned int *filled, nfilled;	/* slots seen filled, not yet tried */
+	unsigned int *free, nfree;	/* slots seen free, not yet tried */
 };
 
 struct queue_writer {
@@ -89,7 +92,7 @@ int	queue_writer_open(struct queue_writer *, const char *dir);
  * the fsync, so none of them is ever part of the new message).
  */
 int	queue_writer_open_pool(struct queue_writer *, const char *dir,
-	    const struct queue_pool *);
+	    struct queue_pool *);
 void	queue_writer_record(struct queue_writer *, int type, const void *,
 	    size_t);
 void	queue_writer_recordf(struct queue_writer *, int type, const char *, ...)
@@ -167,8 +170,8 @@ int	queue_rcpts_done(int fd, const struct queue_rcpt *, size_t n);
  */
 int	queue_pool_open(struct queue_pool *, const char *dir, long long nslots);
 void	queue_pool_close(struct queue_pool *);
-int	queue_pool_put(const struct queue_pool *, int fromfd, const char *name);
-int	queue_pool_take(const struct queue_pool *, int todirfd, const char *name,
+int	queue_pool_put(struct queue_pool *, int fromfd, const char *name);
+int	queue_pool_take(struct queue_pool *, int todirfd, const char *name,
 	    struct stat *);
 
 /* queue_id_valid: a name that is a queue ID (uppercase hex, 10+ chars). */

@@ -4,13 +4,18 @@
  * per message (on ext4 both scan and trim; see docs/PERFORMANCE.md).
  * recycle/ holds at most queue_recycle_limit files under slot names
  * "s0".."sN-1"; a slot is filled with a no-replace rename and emptied with
- * a rename out, so two processes never get the same file.
+ * a rename out, so two processes never get the same file. Which slots are
+ * filled is read from the directory (one getdents) when the slots a
+ * process knew of are used up, and tried in a random order, so smtpd
+ * processes seldom reach for the same one and qmgr seldom for a full one.
  * Interface: queue_pool_open, queue_pool_put (qmgr), queue_pool_take
  * (smtpd). Crash safety: docs/QUEUE.md section 4b.
  */
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +23,16 @@
 
 #include "queue/queue.h"
 
-#define QUEUE_POOL_TRIES	8	/* random slots tried per put or take */
-
-static void queue_pool_slot(const struct queue_pool *, char *, size_t);
+static int queue_pool_scan(struct queue_pool *, int);
+static int queue_pool_next(struct queue_pool *, int, int, char *, size_t);
 static int queue_pool_fits(const struct stat *);
 static int queue_pool_rename_new(int, const char *, int, const char *);
 
 int
 queue_pool_open(struct queue_pool *p, const char *dir, long long nslots)
 {
+	memset(p, 0, sizeof(*p));
 	p->dirfd = -1;
-	p->nslots = 0;
 	if (nslots <= 0)
 		return 0;
 	if (nslots > QUEUE_POOL_SLOTS_MAX)
@@ -43,16 +47,103 @@ queue_pool_open(struct queue_pool *p, const char *dir, long long nslots)
 void
 queue_pool_close(struct queue_pool *p)
 {
-	if (p->dirfd != -1)
+	if (p->dir != NULL)
+		closedir(p->dir);
+	else if (p->dirfd != -1)
 		close(p->dirfd);
+	free(p->filled);
+	free(p->free);
+	memset(p, 0, sizeof(*p));
 	p->dirfd = -1;
-	p->nslots = 0;
 }
 
-static void
-queue_pool_slot(const struct queue_pool *p, char *name, size_t namelen)
+/*
+ * Read which slots are filled: filled[] gets them, free[] the others, both
+ * shuffled (only the list the caller wants: want_free). 0 or -1.
+ */
+static int
+queue_pool_scan(struct queue_pool *p, int want_free)
 {
-	snprintf(name, namelen, "s%u", arc4random_uniform(p->nslots));
+	unsigned int *list, n = 0, i, j, t, slot;
+	uint32_t r;
+	unsigned char *seen;
+	struct dirent *de;
+	const char *c;
+	int fd;
+
+	if (p->dir == NULL) {
+		if ((fd = dup(p->dirfd)) == -1)
+			return -1;
+		if ((p->dir = fdopendir(fd)) == NULL) {
+			close(fd);
+			return -1;
+		}
+	} else
+		rewinddir(p->dir);
+	if ((seen = calloc(p->nslots, 1)) == NULL)
+		return -1;
+	list = want_free ? p->free : p->filled;
+	if (list == NULL && (list = calloc(p->nslots, sizeof(*list))) == NULL) {
+		free(seen);
+		return -1;
+	}
+	if (want_free)
+		p->free = list;
+	else
+		p->filled = list;
+	while ((de = readdir(p->dir)) != NULL) {
+		if (de->d_name[0] != 's' || de->d_name[1] < '0' ||
+		    de->d_name[1] > '9')
+			continue;
+		for (slot = 0, c = de->d_name + 1; *c >= '0' && *c <= '9' &&
+		    slot < p->nslots; c++)
+			slot = slot * 10 + (unsigned int)(*c - '0');
+		if (*c == '\0' && slot < p->nslots)
+			seen[slot] = 1;
+	}
+	for (i = 0; i < p->nslots; i++)
+		if (seen[i] == !want_free)
+			list[n++] = i;
+	free(seen);
+	/*
+	 * Fisher-Yates with xorshift32 seeded once: one arc4random per scan
+	 * (libbsd's checks for a fork on every call).
+	 */
+	for (r = arc4random() | 1, i = n; i > 1; i--) {
+		r ^= r << 13;
+		r ^= r >> 17;
+		r ^= r << 5;
+		j = r % i;
+		t = list[i - 1];
+		list[i - 1] = list[j];
+		list[j] = t;
+	}
+	if (want_free)
+		p->nfree = n;
+	else
+		p->nfilled = n;
+	return 0;
+}
+
+/*
+ * The next slot name to try from the filled (want_free 0) or free list,
+ * reading the directory again at most once per call (rescan) when the
+ * list is used up. 1 with a name, 0 when there is none.
+ */
+static int
+queue_pool_next(struct queue_pool *p, int want_free, int rescan, char *name,
+    size_t namelen)
+{
+	unsigned int *n = want_free ? &p->nfree : &p->nfilled;
+
+	if (*n == 0 && (!rescan || queue_pool_scan(p, want_free) == -1))
+		return 0;
+	if (*n == 0)
+		return 0;
+	--*n;
+	snprintf(name, namelen, "s%u", want_free ? p->free[*n] :
+	    p->filled[*n]);
+	return 1;
 }
 
 /*
@@ -84,46 +175,50 @@ queue_pool_rename_new(int fromfd, const char *from, int tofd, const char *to)
 }
 
 int
-queue_pool_put(const struct queue_pool *p, int fromfd, const char *name)
+queue_pool_put(struct queue_pool *p, int fromfd, const char *name)
 {
 	char slot[16];
 	struct stat st;
-	int i;
+	int rescan = 1;
 
 	if (p->dirfd == -1)
 		return -1;
 	if (fstatat(fromfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 	    !queue_pool_fits(&st))
 		return -1;
-	for (i = 0; i < QUEUE_POOL_TRIES; i++) {
-		queue_pool_slot(p, slot, sizeof(slot));
+	/* A slot listed free may have been filled by another qmgr since. */
+	while (queue_pool_next(p, 1, rescan, slot, sizeof(slot))) {
+		if (p->nfree == 0)
+			rescan = 0;
 		if (queue_pool_rename_new(fromfd, name, p->dirfd, slot) == 0)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
 	}
 	errno = EEXIST;
-	return -1;		/* full, or nearly: the caller unlinks */
+	return -1;		/* full: the caller unlinks */
 }
 
 int
-queue_pool_take(const struct queue_pool *p, int todirfd, const char *name,
+queue_pool_take(struct queue_pool *p, int todirfd, const char *name,
     struct stat *st)
 {
 	char slot[16];
-	int i, fd;
+	int fd, rescan = 1;
 
 	if (p->dirfd == -1)
 		return -1;
-	for (i = 0; i < QUEUE_POOL_TRIES; i++) {
-		queue_pool_slot(p, slot, sizeof(slot));
+	/* Listed slots other processes have emptied since fail: the next. */
+	for (;;) {
+		if (!queue_pool_next(p, 0, rescan, slot, sizeof(slot)))
+			return -1;
+		if (p->nfilled == 0)
+			rescan = 0;
 		if (renameat(p->dirfd, slot, todirfd, name) == 0)
 			break;
 		if (errno != ENOENT)
 			return -1;
 	}
-	if (i == QUEUE_POOL_TRIES)
-		return -1;
 	fd = openat(todirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 || fstat(fd, st) == -1 || !queue_pool_fits(st) ||
 	    ((st->st_mode & 07777) != 0600 && fchmod(fd, 0600) == -1)) {

@@ -418,3 +418,67 @@ Test(queue, pool_reuses_a_finished_file_and_refuses_strangers)
 	close(in);
 	queue_pool_close(&pool);
 }
+
+/*
+ * Sixteen slots: every free slot is found and filled before a put fails,
+ * every filled one is taken once, and slots another process emptied or
+ * filled after a scan are passed over, not fatal.
+ */
+Test(queue, pool_finds_every_slot_and_skips_those_taken_by_others)
+{
+	struct queue_pool putter, taker;
+	struct queue_writer w;
+	struct stat st;
+	ino_t seen[16];
+	char name[32];
+	int in, i, j, fd;
+
+	cr_assert_eq(mkdir("recycle", 0700), 0);
+	cr_assert_eq(queue_pool_open(&putter, "recycle", 16), 0);
+	cr_assert_eq(queue_pool_open(&taker, "recycle", 16), 0);
+	in = open("incoming", O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(in, 0);
+	for (i = 0; i < 16; i++) {
+		write_message(&w, "body\n");
+		cr_assert_eq(queue_writer_commit(&w), 0);
+		cr_assert_eq(queue_pool_put(&putter, in, w.id), 0, "put %d", i);
+	}
+	for (i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "recycle/s%d", i);
+		cr_assert_eq(access(name, F_OK), 0, "slot %d empty", i);
+	}
+	write_message(&w, "body\n");
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	cr_assert_eq(queue_pool_put(&putter, in, w.id), -1);
+	cr_assert_eq(errno, EEXIST);
+	cr_assert_eq(unlinkat(in, w.id, 0), 0);
+
+	/* Another process empties s3 and s7 after our scan. */
+	fd = queue_pool_take(&taker, in, "first", &st);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	seen[0] = st.st_ino;
+	cr_assert_eq(rename("recycle/s3", "incoming/other3") == 0 ||
+	    rename("recycle/s4", "incoming/other3") == 0, 1);
+	cr_assert_eq(rename("recycle/s7", "incoming/other7") == 0 ||
+	    rename("recycle/s8", "incoming/other7") == 0, 1);
+	for (i = 1; i < 14; i++) {
+		snprintf(name, sizeof(name), "t%d", i);
+		fd = queue_pool_take(&taker, in, name, &st);
+		cr_assert_geq(fd, 0, "take %d", i);
+		close(fd);
+		for (j = 0; j < i; j++)
+			cr_assert_neq(seen[j], st.st_ino, "a file taken twice");
+		seen[i] = st.st_ino;
+	}
+	cr_assert_eq(queue_pool_take(&taker, in, "none", &st), -1);
+	/* The putter's list says full; its next put reads the slots again. */
+	cr_assert_eq(queue_pool_put(&putter, in, "t1"), 0);
+	fd = queue_pool_take(&taker, in, "again", &st);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(st.st_ino, seen[1]);
+	close(fd);
+	close(in);
+	queue_pool_close(&putter);
+	queue_pool_close(&taker);
+}
