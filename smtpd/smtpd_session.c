@@ -90,7 +90,6 @@ static void smtpd_log_disconnect(struct smtpd_session *);
 static const char *smtpd_where(struct smtpd_session *, char *, size_t);
 static int smtpd_http(struct smtpd_session *);
 static int smtpd_sync_violation(struct smtpd_session *, const char *, int);
-static int smtpd_client_limit(struct smtpd_session *);
 
 const char *
 smtpd_protocol(const struct smtpd_session *s)
@@ -262,11 +261,11 @@ smtpd_peer_name(struct smtpd_session *s, const struct sockaddr *sa,
 	return 0;
 }
 
+/* The client's address; the name stays "unknown" (smtpd_peer_lookup). */
 static void
 smtpd_peer(struct smtpd_session *s, int fd)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in sin;
 	socklen_t len = sizeof(ss);
 
 	strlcpy(s->client_name, "unknown", sizeof(s->client_name));
@@ -280,14 +279,30 @@ smtpd_peer(struct smtpd_session *s, int fd)
 	netaddr_format(&s->client_ip, s->client_addr, sizeof(s->client_addr));
 	snprintf(s->client_rfc_addr, sizeof(s->client_rfc_addr), "%s%s",
 	    s->client_ip.family == AF_INET6 ? "IPv6:" : "", s->client_addr);
+}
+
+/* The client's name from DNS (PTR, then forward-confirmed). */
+static void
+smtpd_peer_lookup(struct smtpd_session *s)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	if (!s->have_ip)
+		return;
+	/* A v4-mapped client is looked up as the IPv4 address it is. */
 	if (s->client_ip.family == AF_INET) {
-		/* Look a v4-mapped client up as the IPv4 address it is. */
 		memset(&sin, 0, sizeof(sin));
 		sin.sin_family = AF_INET;
 		memcpy(&sin.sin_addr, s->client_ip.addr, 4);
 		(void)smtpd_peer_name(s, (struct sockaddr *)&sin, sizeof(sin));
-	} else
-		(void)smtpd_peer_name(s, (struct sockaddr *)&ss, len);
+	} else {
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		memcpy(&sin6.sin6_addr, s->client_ip.addr, 16);
+		(void)smtpd_peer_name(s, (struct sockaddr *)&sin6,
+		    sizeof(sin6));
+	}
 }
 
 static int
@@ -578,24 +593,33 @@ smtpd_log_disconnect(struct smtpd_session *s)
 	buf_free(&line);
 }
 
-/* smtpd_client_limit: 1 when this IP has too many sessions or too often. */
+/*
+ * smtpd_client_limit_hit: 0 when this IP may have a session (a slot is
+ * taken), else 1 (too many sessions) or 2 (too often), with the count.
+ */
 static int
-smtpd_client_limit(struct smtpd_session *s)
+smtpd_client_limit_hit(struct smtpd_session *s)
 {
-	long long count;
-
-	if (smtpd_rate_enter(s, &count) == -1)
-		log_warnx("Connection rate limit exceeded: %lld from %s[%s] "
-		    "for service smtp", count, s->client_name, s->client_addr);
-	else if (smtpd_conn_enter(s, &count) == 0)
+	if (smtpd_rate_enter(s, &s->limit_count) == -1)
+		return 2;
+	if (smtpd_conn_enter(s, &s->limit_count) == 0)
 		return 0;
+	return 1;
+}
+
+static void
+smtpd_client_limit_refuse(struct smtpd_session *s)
+{
+	if (s->limit_hit == 2)
+		log_warnx("Connection rate limit exceeded: %lld from %s[%s] "
+		    "for service smtp", s->limit_count, s->client_name,
+		    s->client_addr);
 	else
 		log_warnx("Connection concurrency limit exceeded: %lld from "
-		    "%s[%s] for service smtp", count, s->client_name,
+		    "%s[%s] for service smtp", s->limit_count, s->client_name,
 		    s->client_addr);
 	smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
 	    s->conf->myhostname, s->client_addr);
-	return 1;
 }
 
 void
@@ -615,13 +639,28 @@ smtpd_session(int fd, void *ctx)
 	smtpd_peer(s, fd);
 	s->trusted = s->have_ip && netaddr_list_match(s->conf->mynetworks,
 	    &s->client_ip);
-	log_info("connect from %s[%s]", s->client_name, s->client_addr);
-	if (smtpd_client_limit(s))
+	/*
+	 * The greeting goes out before the name is looked up, so the DNS
+	 * round trips overlap the client's own (its EHLO waits in the socket
+	 * meanwhile); nothing before the first command needs the name but
+	 * the log lines, which wait for it. A refused client is looked up
+	 * first, as its warning names it.
+	 */
+	if ((s->limit_hit = smtpd_client_limit_hit(s)) != 0) {
+		smtpd_peer_lookup(s);
+		log_info("connect from %s[%s]", s->client_name, s->client_addr);
+		smtpd_client_limit_refuse(s);
 		s->quit = 1;
-	else if (smtpd_tls_wrapper(s) == -1)
+	} else if (smtpd_tls_wrapper(s) == -1) {
+		smtpd_peer_lookup(s);
+		log_info("connect from %s[%s]", s->client_name, s->client_addr);
 		s->quit = 1;
-	else
+	} else {
 		smtpd_reply(s, "220 %s", s->conf->banner);
+		(void)smtpd_flush(s);
+		smtpd_peer_lookup(s);
+		log_info("connect from %s[%s]", s->client_name, s->client_addr);
+	}
 	while (!s->quit && !s->dead && smtpd_read_command(s) >= 0) {
 		if (s->line.len > 0)
 			smtpd_dispatch(s);

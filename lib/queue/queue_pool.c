@@ -214,6 +214,16 @@ queue_pool_take(struct queue_pool *p, int todirfd, const char *name,
 			return -1;
 		if (p->nfilled == 0)
 			rescan = 0;
+		/*
+		 * A lookup first: it takes no lock, while a rename between
+		 * directories takes the file system's rename lock even when
+		 * it fails, and under load most listed slots are gone.
+		 */
+		if (fstatat(p->dirfd, slot, st, AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno != ENOENT)
+				return -1;
+			continue;
+		}
 		if (renameat(p->dirfd, slot, todirfd, name) == 0)
 			break;
 		if (errno != ENOENT)
