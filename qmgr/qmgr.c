@@ -15,7 +15,6 @@
  * chrooted into the queue directory with -j.
  */
 #include <sys/socket.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <grp.h>
@@ -139,29 +138,6 @@ qmgr_init(struct qmgr *q, struct config *cfg)
 	if (qmgr_route_transport_open(&q->route, config_get(cfg,
 	    "transport_maps"), err, sizeof(err)) == -1)
 		fatalx("transport_maps: %s", err);
-}
-
-/*
- * Every delivery passes through this one process: under load, with dozens
- * of smtpd and delivery processes on a few CPUs, it waited for a CPU half
- * of its time (docs/PERFORMANCE.md), so it runs at qmgr_nice (-5 by
- * default; its remover threads inherit it). Only root may lower a nice
- * value: this runs before the privilege drop, and a test instance that is
- * not root keeps master's.
- */
-static void
-qmgr_priority(struct config *cfg)
-{
-	const char *errstr;
-	long long n;
-
-	n = strtonum(config_get(cfg, "qmgr_nice"), -20, 19, &errstr);
-	if (errstr != NULL)
-		fatalx("config: bad qmgr_nice (-20..19): %s",
-		    config_get(cfg, "qmgr_nice"));
-	if (n != 0 && setpriority(PRIO_PROCESS, 0, (int)n) == -1 &&
-	    geteuid() == 0)
-		log_warn("setpriority %lld", n);
 }
 
 /* Who may use the queue CLI: looked up before the chroot. */
@@ -370,7 +346,6 @@ main(int argc, char *argv[])
 	qdir = config_get(opts.cfg, "queue_directory");
 	if (!opts.chroot && chdir(qdir) == -1)
 		fatal("chdir %s", qdir);
-	qmgr_priority(opts.cfg);
 	priv_drop_user(config_get(opts.cfg, "mail_owner"),
 	    opts.chroot ? qdir : NULL);
 	q.owner_uid = geteuid();

@@ -98,7 +98,6 @@ static const struct config_default config_defaults[] = {
 	{ "pop3d_tls_security_level", "may" },
 	{ "pop3d_tls_wrappermode", "no" },
 	{ "qmgr_message_active_limit", "20000" },
-	{ "qmgr_nice", "-5" },
 	{ "qmgr_remove_queue_limit", "10000" },
 	{ "qmgr_remove_threads", "8" },
 	{ "queue_directory", "/var/spool/postilion" },

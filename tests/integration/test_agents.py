@@ -13,10 +13,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT, Instance, TAP, wait_for  # noqa: E402
+from harness import Instance, TAP, wait_for  # noqa: E402
 
 MAX_USE = 3
-inst = Instance(main_extra="max_use = %d\nqmgr_nice = -3\n" % MAX_USE)
+inst = Instance(main_extra="max_use = %d\n" % MAX_USE)
 tap = TAP(inst)
 USER = "agent@example.test"
 
@@ -175,20 +175,6 @@ def a_request_left_unread_by_a_killed_agent_goes_to_another():
     line = sent_once(delivered(qid))
     assert not any("/local[%d]" % p in line for p in agents), line
     no_deferral()
-
-
-@tap.test
-def qmgr_runs_at_qmgr_nice():
-    if not IS_ROOT:
-        return "skip"
-    for pid in [inst.pids_of("qmgr")[0]] + [int(t) for t in os.listdir(
-            "/proc/%d/task" % inst.pids_of("qmgr")[0])]:
-        with open("/proc/%d/stat" % pid) as f:
-            nice = int(f.read().rsplit(")", 1)[1].split()[16])
-        assert nice == -3, (pid, nice)
-    for pid in inst.pids_of("smtpd") + local_agents():
-        with open("/proc/%d/stat" % pid) as f:
-            assert int(f.read().rsplit(")", 1)[1].split()[16]) == 0, pid
 
 
 @tap.test
