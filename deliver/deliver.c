@@ -2,7 +2,8 @@
  * deliver: main program of the delivery agent pool. Reads requests from a
  * qmgr connection, one at a time (each with the queue file descriptor
  * attached), hands each to the transport chosen by -t, and answers one
- * status per recipient. Parameters: ipc_timeout, max_idle, max_use, <transport>_destination_recipient_limit
+ * status per recipient. Parameters: ipc_timeout, max_idle, max_use,
+ * <transport>_destination_recipient_limit
  * (default_destination_recipient_limit), myhostname, plus the transport's.
  * Security: the transport opens what it needs, then drops privileges
  * (deliver_*_init); no request is read before that. The queue file comes

@@ -57,6 +57,7 @@ static void qmgr_msg_move(struct qmgr_msg *, const char *, time_t);
 static void qmgr_job_start(struct qmgr *, struct qmgr_job *);
 static int qmgr_job_send(struct qmgr_job *);
 static int qmgr_job_connect(struct qmgr_job *);
+static void qmgr_job_unflight(struct qmgr *, struct qmgr_job *);
 static void qmgr_job_restart(struct qmgr *, struct qmgr_job *);
 static void qmgr_job_fail(struct qmgr *, struct qmgr_job *, const char *,
     const char *, int);
@@ -575,13 +576,19 @@ qmgr_job_timeout(struct qmgr *q, struct qmgr_job *job)
 	    0);
 }
 
-/* Take the job out of flight and start it again on another connection. */
 static void
-qmgr_job_restart(struct qmgr *q, struct qmgr_job *job)
+qmgr_job_unflight(struct qmgr *q, struct qmgr_job *job)
 {
 	TAILQ_REMOVE(&q->inflight, job, entry);
 	job->tp->inflight--;
 	job->site->inflight--;
+}
+
+/* Take the job out of flight and start it again on another connection. */
+static void
+qmgr_job_restart(struct qmgr *q, struct qmgr_job *job)
+{
+	qmgr_job_unflight(q, job);
 	close(job->sock);
 	job->sock = -1;
 	qmgr_job_start(q, job);
@@ -633,9 +640,7 @@ qmgr_job_done(struct qmgr *q, struct qmgr_job *job)
 			msg->rstate[job->idx[i]] = QMGR_RCPT_FAILED;
 	}
 	if (job->sock != -1) {
-		TAILQ_REMOVE(&q->inflight, job, entry);
-		job->tp->inflight--;
-		job->site->inflight--;
+		qmgr_job_unflight(q, job);
 		if (job->keep)
 			qmgr_conn_put(job->tp, job->sock);
 		else

@@ -156,8 +156,6 @@ struct smtpd_session {
 	int	 quit;			/* close after this reply */
 	struct timespec deadline;	/* of the command or line being read */
 	int	 conn_slot;		/* smtpd_io.c connection table, -1 */
-	int	 limit_hit;		/* 1: too many sessions, 2: too often */
-	long long limit_count;		/* the count that was over the limit */
 	const char *where;		/* last command, for "timeout after" */
 	uint64_t data_bytes;		/* while where is "DATA" */
 

@@ -595,28 +595,25 @@ smtpd_log_disconnect(struct smtpd_session *s)
 
 /*
  * smtpd_client_limit_hit: 0 when this IP may have a session (a slot is
- * taken), else 1 (too many sessions) or 2 (too often), with the count.
+ * taken), else 1 (too many sessions) or 2 (too often), *count the count.
  */
 static int
-smtpd_client_limit_hit(struct smtpd_session *s)
+smtpd_client_limit_hit(struct smtpd_session *s, long long *count)
 {
-	if (smtpd_rate_enter(s, &s->limit_count) == -1)
+	if (smtpd_rate_enter(s, count) == -1)
 		return 2;
-	if (smtpd_conn_enter(s, &s->limit_count) == 0)
-		return 0;
-	return 1;
+	return smtpd_conn_enter(s, count) == 0 ? 0 : 1;
 }
 
 static void
-smtpd_client_limit_refuse(struct smtpd_session *s)
+smtpd_client_limit_refuse(struct smtpd_session *s, int hit, long long count)
 {
-	if (s->limit_hit == 2)
+	if (hit == 2)
 		log_warnx("Connection rate limit exceeded: %lld from %s[%s] "
-		    "for service smtp", s->limit_count, s->client_name,
-		    s->client_addr);
+		    "for service smtp", count, s->client_name, s->client_addr);
 	else
 		log_warnx("Connection concurrency limit exceeded: %lld from "
-		    "%s[%s] for service smtp", s->limit_count, s->client_name,
+		    "%s[%s] for service smtp", count, s->client_name,
 		    s->client_addr);
 	smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
 	    s->conf->myhostname, s->client_addr);
@@ -628,6 +625,8 @@ smtpd_session(int fd, void *ctx)
 	struct smtpd_conf *conf = ctx;
 	struct smtpd_session *s;
 	char where[64];
+	long long count;
+	int hit, greeted;
 
 	s = xcalloc(1, sizeof(*s));
 	s->conf = conf;
@@ -640,26 +639,29 @@ smtpd_session(int fd, void *ctx)
 	s->trusted = s->have_ip && netaddr_list_match(s->conf->mynetworks,
 	    &s->client_ip);
 	/*
-	 * The greeting goes out before the name is looked up, so the DNS
-	 * round trips overlap the client's own (its EHLO waits in the socket
-	 * meanwhile); nothing before the first command needs the name but
-	 * the log lines, which wait for it. A refused client is looked up
-	 * first, as its warning names it.
+	 * On a plain connection the greeting goes out before the name is
+	 * looked up, so the DNS round trips overlap the client's own (its
+	 * EHLO waits in the socket meanwhile); nothing before the first
+	 * command needs the name but the log lines, which wait for it. A
+	 * refused client is looked up first, as its warning names it, and so
+	 * is one on the TLS wrapper port, whose handshake logs the name.
 	 */
-	if ((s->limit_hit = smtpd_client_limit_hit(s)) != 0) {
-		smtpd_peer_lookup(s);
-		log_info("connect from %s[%s]", s->client_name, s->client_addr);
-		smtpd_client_limit_refuse(s);
-		s->quit = 1;
-	} else if (smtpd_tls_wrapper(s) == -1) {
-		smtpd_peer_lookup(s);
-		log_info("connect from %s[%s]", s->client_name, s->client_addr);
-		s->quit = 1;
-	} else {
+	hit = smtpd_client_limit_hit(s, &count);
+	greeted = hit == 0 && !s->conf->tls_wrapper;
+	if (greeted) {
 		smtpd_reply(s, "220 %s", s->conf->banner);
 		(void)smtpd_flush(s);
-		smtpd_peer_lookup(s);
-		log_info("connect from %s[%s]", s->client_name, s->client_addr);
+	}
+	smtpd_peer_lookup(s);
+	log_info("connect from %s[%s]", s->client_name, s->client_addr);
+	if (hit != 0) {
+		smtpd_client_limit_refuse(s, hit, count);
+		s->quit = 1;
+	} else if (!greeted) {
+		if (smtpd_tls_wrapper(s) == -1)
+			s->quit = 1;
+		else
+			smtpd_reply(s, "220 %s", s->conf->banner);
 	}
 	while (!s->quit && !s->dead && smtpd_read_command(s) >= 0) {
 		if (s->line.len > 0)

@@ -3,9 +3,10 @@
  * transport socket (private/local, private/smtp) and sends a request with
  * the open queue file attached (SCM_RIGHTS); the agent answers one status
  * per recipient, in request order. The connection then waits for qmgr's
- * next request, until either side closes it (DELIVER_REPLY_LAST). Both sides log the Postfix-shaped
- * "to=<...>, relay=..., delay=..., delays=a/b/c/d, dsn=..., status=..." line
- * through deliver_log_status() so the two never drift apart.
+ * next request, until either side closes it (DELIVER_REPLY_LAST). Both
+ * sides log the Postfix-shaped "to=<...>, relay=..., delay=...,
+ * delays=a/b/c/d, dsn=..., status=..." line through deliver_log_status()
+ * so the two never drift apart.
  */
 #ifndef POSTILION_DELIVER_PROTO_H
 #define POSTILION_DELIVER_PROTO_H

@@ -48,8 +48,8 @@ typedef void (*service_handler)(int client, void *ctx);
 /*
  * service_serve: accept clients on fd 3 one at a time and run handler on
  * each (the handler must close client); exit after max_use clients (or
- * requests, with service_another), after
- * max_idle seconds without one, or on SIGTERM (after the current client).
+ * requests, with service_another), after max_idle seconds without one, or
+ * on SIGTERM (after the current client).
  */
 __attribute__((__noreturn__)) void service_serve(struct config *,
 	    service_handler, void *ctx);

@@ -153,10 +153,11 @@ int	queue_rcpt_done(int fd, const struct queue_rcpt *);
  * queue_rcpts_done: mark n recipients finished, for a delivery agent
  * holding the file qmgr passed it. No fsync: the mark must survive the
  * agent's or qmgr's death (the page cache keeps it), and a power loss
- * that drops it costs one more delivery (docs/QUEUE.md section 4). Each entry's offset must
- * be the header of a RCPT or DONE record of fd whose address equals the
- * entry's address; if any is not, nothing is written (-1, EINVAL), so a bad
- * request cannot scribble on the file. 0, or -1 (errno).
+ * that drops it costs one more delivery (docs/QUEUE.md section 4). Each
+ * entry's offset must be the header of a RCPT or DONE record of fd whose
+ * address equals the entry's address; if any is not, nothing is written
+ * (-1, EINVAL), so a bad request cannot scribble on the file. 0, or -1
+ * (errno).
  */
 int	queue_rcpts_done(int fd, const struct queue_rcpt *, size_t n);
 

@@ -24,7 +24,7 @@
 #include "queue/queue.h"
 
 static int queue_pool_scan(struct queue_pool *, int);
-static int queue_pool_next(struct queue_pool *, int, int, char *, size_t);
+static int queue_pool_next(struct queue_pool *, int, int *, char *, size_t);
 static int queue_pool_fits(const struct stat *);
 static int queue_pool_rename_new(int, const char *, int, const char *);
 
@@ -126,18 +126,20 @@ queue_pool_scan(struct queue_pool *p, int want_free)
 }
 
 /*
- * The next slot name to try from the filled (want_free 0) or free list,
- * reading the directory again at most once per call (rescan) when the
- * list is used up. 1 with a name, 0 when there is none.
+ * The next slot name to try from the filled (want_free 0) or free list.
+ * When the list is used up the directory is read again, once per call
+ * (*rescan is cleared then). 1 with a name, 0 when there is none.
  */
 static int
-queue_pool_next(struct queue_pool *p, int want_free, int rescan, char *name,
+queue_pool_next(struct queue_pool *p, int want_free, int *rescan, char *name,
     size_t namelen)
 {
 	unsigned int *n = want_free ? &p->nfree : &p->nfilled;
 
-	if (*n == 0 && (!rescan || queue_pool_scan(p, want_free) == -1))
-		return 0;
+	if (*n == 0 && *rescan) {
+		*rescan = 0;
+		(void)queue_pool_scan(p, want_free);
+	}
 	if (*n == 0)
 		return 0;
 	--*n;
@@ -187,9 +189,7 @@ queue_pool_put(struct queue_pool *p, int fromfd, const char *name)
 	    !queue_pool_fits(&st))
 		return -1;
 	/* A slot listed free may have been filled by another qmgr since. */
-	while (queue_pool_next(p, 1, rescan, slot, sizeof(slot))) {
-		if (p->nfree == 0)
-			rescan = 0;
+	while (queue_pool_next(p, 1, &rescan, slot, sizeof(slot))) {
 		if (queue_pool_rename_new(fromfd, name, p->dirfd, slot) == 0)
 			return 0;
 		if (errno != EEXIST)
@@ -210,10 +210,8 @@ queue_pool_take(struct queue_pool *p, int todirfd, const char *name,
 		return -1;
 	/* Listed slots other processes have emptied since fail: the next. */
 	for (;;) {
-		if (!queue_pool_next(p, 0, rescan, slot, sizeof(slot)))
+		if (!queue_pool_next(p, 0, &rescan, slot, sizeof(slot)))
 			return -1;
-		if (p->nfilled == 0)
-			rescan = 0;
 		/*
 		 * A lookup first: it takes no lock, while a rename between
 		 * directories takes the file system's rename lock even when

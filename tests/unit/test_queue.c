@@ -3,6 +3,7 @@
  */
 #include <criterion/criterion.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -428,8 +429,10 @@ Test(queue, pool_finds_every_slot_and_skips_those_taken_by_others)
 {
 	struct queue_pool putter, taker;
 	struct queue_writer w;
+	struct dirent *de;
 	struct stat st;
 	ino_t seen[16];
+	DIR *d;
 	char name[32];
 	int in, i, j, fd;
 
@@ -477,6 +480,29 @@ Test(queue, pool_finds_every_slot_and_skips_those_taken_by_others)
 	fd = queue_pool_take(&taker, in, "again", &st);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(st.st_ino, seen[1]);
+	close(fd);
+	/*
+	 * The taker's list holds only slots emptied behind its back, and a
+	 * new file has come: the same call reads the directory again.
+	 */
+	cr_assert_eq(queue_pool_put(&putter, in, "t2"), 0);
+	cr_assert_eq(queue_pool_put(&putter, in, "t3"), 0);
+	fd = queue_pool_take(&taker, in, "x1", &st);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	d = opendir("recycle");
+	cr_assert_not_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] == 's')
+			cr_assert_eq(renameat(dirfd(d), de->d_name, in, "gone"),
+			    0);
+	closedir(d);
+	cr_assert_eq(stat("incoming/t4", &st), 0);
+	seen[0] = st.st_ino;
+	cr_assert_eq(queue_pool_put(&putter, in, "t4"), 0);
+	fd = queue_pool_take(&taker, in, "x2", &st);
+	cr_assert_geq(fd, 0, "a stale list ended the take without a new read");
+	cr_assert_eq(st.st_ino, seen[0]);
 	close(fd);
 	close(in);
 	queue_pool_close(&putter);
