@@ -4,6 +4,10 @@
  * Security: queue_directory and pid/ stay root-owned (as in Postfix) so the
  * mail_owner cannot redirect what root writes there; directories are opened
  * with O_NOFOLLOW before their owner and mode are fixed.
+ * The resolver's files are copied into queue_directory/etc at every start
+ * and reload (as Debian does for Postfix): a chrooted smtpd's C library
+ * looks for /etc/hosts there, and rereads /etc/resolv.conf when it
+ * changes, falling back to a name server on 127.0.0.1 when it is missing.
  */
 #include <sys/types.h>
 #include <sys/file.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fileutil.h"
 #include "core/log.h"
 #include "core/privsep.h"
 #include "core/xmalloc.h"
@@ -56,6 +61,16 @@ static int master_dir_make(const char *, mode_t, uid_t, gid_t, int, char *,
     size_t);
 static int master_dir_parents(const char *, char *, size_t);
 static int master_vmail_base(struct master *, char *, size_t);
+static void master_chroot_etc(struct master *);
+static void master_chroot_file(int, const char *);
+
+/* What the C library reads inside a chroot (Debian's list for Postfix). */
+static const char *const master_etc_files[] = {
+	"localtime", "services", "resolv.conf", "hosts", "host.conf",
+	"nsswitch.conf",
+};
+
+#define MASTER_ETC_FILE_MAX	(1024 * 1024)
 
 int
 master_settings(struct master *m, struct config *cfg, char *err,
@@ -209,7 +224,89 @@ master_dirs_prepare(struct master *m, char *err, size_t errlen)
 		if (rc == -1)
 			return -1;
 	}
+	master_chroot_etc(m);
 	return master_vmail_base(m, err, errlen);
+}
+
+/*
+ * master_chroot_etc: queue_directory/etc/ (root's, 0755) with a copy of
+ * each of master_etc_files that /etc has. Only root chroots; a failure
+ * is logged and the daemons run with what the jail has.
+ */
+static void
+master_chroot_etc(struct master *m)
+{
+	char err[512], *path;
+	size_t i;
+	int fd;
+
+	if (!m->is_root)
+		return;
+	path = xasprintf("%s/etc", m->queue_dir);
+	if (master_dir_make(path, 0755, 0, 0, 1, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		free(path);
+		return;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		log_warn("open %s", path);
+	free(path);
+	if (fd == -1)
+		return;
+	for (i = 0; i < sizeof(master_etc_files) / sizeof(*master_etc_files);
+	    i++)
+		master_chroot_file(fd, master_etc_files[i]);
+	close(fd);
+}
+
+/* master_chroot_file: /etc/name to etcfd/name, when they differ. */
+static void
+master_chroot_file(int etcfd, const char *name)
+{
+	char *src, *dst, *tmp;
+	size_t srclen, dstlen = 0;
+	int fd, saved;
+
+	src = xasprintf("/etc/%s", name);
+	dst = read_file(src, &srclen, MASTER_ETC_FILE_MAX);
+	free(src);
+	if (dst == NULL)	/* not on this system: nothing to copy */
+		return;
+	src = dst;
+	if ((fd = openat(etcfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) !=
+	    -1) {
+		dst = xmalloc(srclen + 1);
+		/* One byte more than the source tells a longer copy. */
+		do
+			dstlen = (size_t)read(fd, dst, srclen + 1);
+		while (dstlen == (size_t)-1 && errno == EINTR);
+		close(fd);
+		saved = dstlen == srclen && memcmp(src, dst, srclen) == 0;
+		free(dst);
+		if (saved) {
+			free(src);
+			return;
+		}
+	}
+	tmp = xasprintf(".%s.tmp", name);
+	(void)unlinkat(etcfd, tmp, 0);
+	fd = openat(etcfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	saved = 0;
+	if (fd == -1 || write_full(fd, src, srclen) == -1)
+		saved = errno;
+	if (fd != -1 && close(fd) == -1 && saved == 0)
+		saved = errno;
+	if (saved == 0 && renameat(etcfd, tmp, etcfd, name) == -1)
+		saved = errno;
+	if (saved != 0) {
+		log_warnx("copy /etc/%s into the chroot: %s", name,
+		    strerror(saved));
+		(void)unlinkat(etcfd, tmp, 0);
+	}
+	free(tmp);
+	free(src);
 }
 
 /* master_vmail_base: create virtual_mailbox_base if it is missing. */

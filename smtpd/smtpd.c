@@ -259,8 +259,8 @@ smtpd_conf_load(struct smtpd_conf *conf, struct config *cfg)
 }
 
 /*
- * Read resolv.conf and nsswitch.conf now: inside the chroot they may not
- * exist (the administrator can copy them into queue_directory/etc).
+ * Read resolv.conf and nsswitch.conf now, before the chroot; inside it
+ * the C library rereads the copies master keeps in queue_directory/etc.
  */
 static void
 smtpd_resolver_init(void)

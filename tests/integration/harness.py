@@ -57,6 +57,18 @@ def closed_port(host="127.0.0.1"):
     return s.getsockname()[1]
 
 
+def client_name(addr):
+    """The name smtpd logs for a client at IPv4 addr: the PTR name when it
+    resolves back to addr (from /etc/hosts here; a root master copies the
+    resolver's files into the chroot), else "unknown"."""
+    try:
+        name = socket.gethostbyaddr(addr)[0]
+        back = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        return "unknown"
+    return name if any(a[4][0] == addr for a in back) else "unknown"
+
+
 def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -12,7 +12,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT, MAIL_OWNER, VMAIL_OWNER, Instance, TAP, wait_for  # noqa: E402
+from harness import IS_ROOT, Instance, MAIL_OWNER, TAP, VMAIL_OWNER, client_name, wait_for  # noqa: E402
+
+# The name smtpd gives the tests\' client (see harness.client_name).
+CLIENT = "%s[127.0.0.1]" % client_name("127.0.0.1")
 
 import pwd  # noqa: E402
 
@@ -201,7 +204,7 @@ def unknown_user_550_and_foreign_domain_554():
         code, msg = s.rcpt(USER)
         assert code == 250, (code, msg)
         s.rset()
-    inst.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 554 5.7.1 "
+    inst.wait_log("NOQUEUE: reject: RCPT from " + CLIENT + ": 554 5.7.1 "
                   "<someone@example.net>: Relay access denied; "
                   "from=<sender@example.org> to=<someone@example.net> "
                   "proto=ESMTP helo=<client.example.org>")
@@ -300,6 +303,39 @@ def truncated_queue_file_is_never_delivered():
     for path in inst.maildir_files(USER):
         with open(path, "rb") as f:
             assert b"Subject: truncated" not in f.read()
+
+
+@tap.test
+def chroot_gets_the_resolver_files():
+    if not IS_ROOT:
+        return "skip"
+    etc = os.path.join(inst.queue, "etc")
+    st = os.stat(etc)
+    assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o755), (st.st_uid, oct(st.st_mode))
+    for name in ("hosts", "resolv.conf", "nsswitch.conf"):
+        if not os.path.exists("/etc/" + name):
+            continue
+        with open("/etc/" + name, "rb") as a, open(os.path.join(etc, name), "rb") as b:
+            assert a.read() == b.read(), name
+        st = os.stat(os.path.join(etc, name))
+        assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o644), (name, oct(st.st_mode))
+    # a stale copy is replaced at reload
+    with open(os.path.join(etc, "hosts"), "wb") as f:
+        f.write(b"# stale\n")
+    inst.cli("reload")
+    with open("/etc/hosts", "rb") as a:
+        want = a.read()
+    wait_for(lambda: open(os.path.join(etc, "hosts"), "rb").read() == want,
+             what="hosts copied again at reload")
+    # the chrooted smtpd finds its client's name in the copy of /etc/hosts
+    if CLIENT.startswith("unknown"):
+        return
+    s = socket.create_connection(("127.0.0.1", inst.smtp_port), timeout=30)
+    s.recv(100)
+    s.sendall(b"QUIT\r\n")
+    s.recv(100)
+    s.close()
+    inst.wait_log("connect from %s" % CLIENT)
 
 
 @tap.test

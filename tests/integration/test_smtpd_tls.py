@@ -16,7 +16,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Instance, LineClient, TAP, free_port, wait_for  # noqa: E402
+from harness import Instance, LineClient, TAP, client_name, free_port, wait_for  # noqa: E402
+
+# The name smtpd gives the tests\' client (see harness.client_name).
+CLIENT = "%s[127.0.0.1]" % client_name("127.0.0.1")
 
 SUB_PORT = free_port()
 SMTPS_PORT = free_port()
@@ -145,9 +148,9 @@ def openssl_starttls_handshake_and_log_line():
     assert rc == 0, out
     assert "Protocol  : TLSv1.3" in out or "TLSv1.3" in out, out
     assert "221 2.0.0 Bye" in out, out
-    inst.wait_log("Anonymous TLS connection established from "
-                  "unknown[127.0.0.1]: TLSv1.3 with cipher TLS_")
-    inst.wait_log("disconnect from unknown[127.0.0.1] ehlo=1 starttls=1 "
+    inst.wait_log("Anonymous TLS connection established from " +
+                  CLIENT + ": TLSv1.3 with cipher TLS_")
+    inst.wait_log("disconnect from " + CLIENT + " ehlo=1 starttls=1 "
                   "quit=1 commands=3")
 
 
@@ -275,7 +278,7 @@ def trickling_under_tls_meets_the_command_deadline():
     assert "421 4.4.2" in r or "closed" in r or "EOF" in r, r
     assert time.time() - start < 8, "deadline not enforced"
     c.close()
-    inst.wait_log("timeout after CONNECT from unknown[127.0.0.1]")
+    inst.wait_log("timeout after CONNECT from " + CLIENT)
 
 
 @tap.test
@@ -308,7 +311,7 @@ def smtplib_logins_right_and_wrong_password():
             USER, PASSWORD)))
         assert (code, text) == (503, b"5.5.1 Error: already "
                                 b"authenticated"), (code, text)
-    inst.wait_log("warning: unknown[127.0.0.1]: SASL PLAIN authentication "
+    inst.wait_log("warning: " + CLIENT + ": SASL PLAIN authentication "
                   "failed: authentication failure")
 
 
@@ -400,8 +403,8 @@ def relaying_needs_a_login():
     qid = r.split()[-1]
     c.cmd("QUIT")
     c.close()
-    inst.wait_log("%s: client=unknown[127.0.0.1], sasl_method=PLAIN, "
-                  "sasl_username=%s" % (qid, USER))
+    inst.wait_log("%s: client=%s, sasl_method=PLAIN, "
+                  "sasl_username=%s" % (qid, CLIENT, USER))
     inst.wait_log("%s: to=<someone@remote.test>" % qid)
 
 
@@ -413,7 +416,7 @@ def submission_refuses_anonymous_clients_and_foreign_senders():
     c.ehlo()
     assert c.cmd("MAIL FROM:<%s>" % USER).startswith("250")
     r = c.cmd("RCPT TO:<%s>" % OTHER)
-    assert r == "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: " \
+    assert r == "554 5.7.1 <" + CLIENT + ">: Client host rejected: " \
         "Access denied", r
     c.cmd("RSET")
     assert c.auth_plain() == "235 2.7.0 Authentication successful"
@@ -456,7 +459,7 @@ def sender_login_maps_name_the_owners():
     assert rcpt_as(c, "stranger@example.org").startswith("250")
     c.cmd("QUIT")
     c.close()
-    inst.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 553 5.7.1 "
+    inst.wait_log("NOQUEUE: reject: RCPT from " + CLIENT + ": 553 5.7.1 "
                   "<%s>: Sender address rejected: not logged in;" % USER)
 
 
