@@ -62,7 +62,7 @@ static int master_dir_make(const char *, mode_t, uid_t, gid_t, int, char *,
 static int master_dir_parents(const char *, char *, size_t);
 static int master_vmail_base(struct master *, char *, size_t);
 static void master_chroot_etc(struct master *);
-static void master_chroot_file(int, const char *);
+static void master_chroot_file(const char *, int, const char *);
 
 /* What the C library reads inside a chroot (Debian's list for Postfix). */
 static const char *const master_etc_files[] = {
@@ -251,43 +251,37 @@ master_chroot_etc(struct master *m)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		log_warn("open %s", path);
+	else {
+		for (i = 0; i < sizeof(master_etc_files) /
+		    sizeof(*master_etc_files); i++)
+			master_chroot_file(path, fd, master_etc_files[i]);
+		close(fd);
+	}
 	free(path);
-	if (fd == -1)
-		return;
-	for (i = 0; i < sizeof(master_etc_files) / sizeof(*master_etc_files);
-	    i++)
-		master_chroot_file(fd, master_etc_files[i]);
-	close(fd);
 }
 
-/* master_chroot_file: /etc/name to etcfd/name, when they differ. */
+/* master_chroot_file: /etc/name to etcdir/name (etcfd), when they differ. */
 static void
-master_chroot_file(int etcfd, const char *name)
+master_chroot_file(const char *etcdir, int etcfd, const char *name)
 {
-	char *src, *dst, *tmp;
-	size_t srclen, dstlen = 0;
+	char *path, *src, *old, *tmp;
+	size_t srclen, oldlen;
 	int fd, saved;
 
-	src = xasprintf("/etc/%s", name);
-	dst = read_file(src, &srclen, MASTER_ETC_FILE_MAX);
-	free(src);
-	if (dst == NULL)	/* not on this system: nothing to copy */
+	path = xasprintf("/etc/%s", name);
+	src = read_file(path, &srclen, MASTER_ETC_FILE_MAX);
+	free(path);
+	if (src == NULL)	/* not on this system: nothing to copy */
 		return;
-	src = dst;
-	if ((fd = openat(etcfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) !=
-	    -1) {
-		dst = xmalloc(srclen + 1);
-		/* One byte more than the source tells a longer copy. */
-		do
-			dstlen = (size_t)read(fd, dst, srclen + 1);
-		while (dstlen == (size_t)-1 && errno == EINTR);
-		close(fd);
-		saved = dstlen == srclen && memcmp(src, dst, srclen) == 0;
-		free(dst);
-		if (saved) {
-			free(src);
-			return;
-		}
+	path = xasprintf("%s/%s", etcdir, name);
+	old = read_file(path, &oldlen, MASTER_ETC_FILE_MAX);
+	free(path);
+	saved = old != NULL && oldlen == srclen &&
+	    memcmp(old, src, srclen) == 0;
+	free(old);
+	if (saved) {
+		free(src);
+		return;
 	}
 	tmp = xasprintf(".%s.tmp", name);
 	(void)unlinkat(etcfd, tmp, 0);

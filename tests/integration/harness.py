@@ -236,11 +236,12 @@ smtp      unix  -  -  y  -    -  deliver -t smtp
         except FileNotFoundError:
             return ""
 
-    def wait_log(self, needle, timeout=20.0):
-        """Wait for needle in the maillog, reading only what was appended
-        since the last look (a big log is not re-read every poll)."""
+    def wait_log(self, needle, timeout=20.0, since=0):
+        """Wait for needle in the maillog after byte offset since, reading
+        only what was appended since the last look (a big log is not
+        re-read every poll)."""
         want = needle.encode()
-        seen = {"pos": 0, "tail": b""}
+        seen = {"pos": since, "tail": b""}
 
         def found():
             try:
