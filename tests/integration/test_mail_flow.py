@@ -356,11 +356,22 @@ def privileges_are_separated():
     s = socket.create_connection(("127.0.0.1", inst.smtp_port), timeout=30)
     s.recv(100)
     p = poplib.POP3("127.0.0.1", inst.pop3_port, timeout=30)
+    def dropped(name, uid, root):
+        """Every process of name runs as uid in root, or None: one just
+        started by master is root until its privilege drop (after the
+        reload of the test before, new ones are still starting)."""
+        pids = inst.pids_of(name)
+        try:
+            if pids and all(uid_of(pid) == [uid] * 4 and
+                            os.readlink("/proc/%d/root" % pid) == os.path.realpath(root)
+                            for pid in pids):
+                return pids
+        except FileNotFoundError:   # exited meanwhile: look again
+            pass
+        return None
+
     for name, uid, root in (("smtpd", owner, inst.queue), ("qmgr", owner, inst.queue)):
-        pids = wait_for(lambda: inst.pids_of(name), what=name)
-        for pid in pids:
-            assert uid_of(pid) == [uid] * 4, (name, uid_of(pid))
-            assert os.readlink("/proc/%d/root" % pid) == os.path.realpath(root), name
+        wait_for(lambda: dropped(name, uid, root), what="%s as uid %d in %s" % (name, uid, root))
     for pid in wait_for(lambda: inst.pids_of("pop3d"), what="pop3d"):
         assert 0 not in uid_of(pid), ("pop3d runs as root", uid_of(pid))
     # deliver runs as the virtual owner, chrooted into the mailbox base
