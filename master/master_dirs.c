@@ -266,7 +266,7 @@ master_chroot_file(const char *etcdir, int etcfd, const char *name)
 {
 	char *path, *src, *old, *tmp;
 	size_t srclen, oldlen;
-	int fd, saved;
+	int fd, same, saved;
 
 	path = xasprintf("/etc/%s", name);
 	src = read_file(path, &srclen, MASTER_ETC_FILE_MAX);
@@ -276,10 +276,10 @@ master_chroot_file(const char *etcdir, int etcfd, const char *name)
 	path = xasprintf("%s/%s", etcdir, name);
 	old = read_file(path, &oldlen, MASTER_ETC_FILE_MAX);
 	free(path);
-	saved = old != NULL && oldlen == srclen &&
+	same = old != NULL && oldlen == srclen &&
 	    memcmp(old, src, srclen) == 0;
 	free(old);
-	if (saved) {
+	if (same) {
 		free(src);
 		return;
 	}

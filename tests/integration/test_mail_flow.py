@@ -356,24 +356,28 @@ def privileges_are_separated():
     s = socket.create_connection(("127.0.0.1", inst.smtp_port), timeout=30)
     s.recv(100)
     p = poplib.POP3("127.0.0.1", inst.pop3_port, timeout=30)
-    def dropped(name, uid, root):
-        """Every process of name runs as uid in root, or None: one just
-        started by master is root until its privilege drop (after the
+
+    def dropped(name, ok):
+        """The pids of name when every one passes ok(pid), else None: one
+        just started by master is root until its privilege drop (after the
         reload of the test before, new ones are still starting)."""
         pids = inst.pids_of(name)
         try:
-            if pids and all(uid_of(pid) == [uid] * 4 and
-                            os.readlink("/proc/%d/root" % pid) == os.path.realpath(root)
-                            for pid in pids):
+            if pids and all(ok(pid) for pid in pids):
                 return pids
-        except FileNotFoundError:   # exited meanwhile: look again
+        except OSError:   # exited meanwhile: look again
             pass
         return None
 
-    for name, uid, root in (("smtpd", owner, inst.queue), ("qmgr", owner, inst.queue)):
-        wait_for(lambda: dropped(name, uid, root), what="%s as uid %d in %s" % (name, uid, root))
-    for pid in wait_for(lambda: inst.pids_of("pop3d"), what="pop3d"):
-        assert 0 not in uid_of(pid), ("pop3d runs as root", uid_of(pid))
+    def in_queue_as(uid):
+        return lambda pid: (uid_of(pid) == [uid] * 4 and
+                            os.readlink("/proc/%d/root" % pid) == os.path.realpath(inst.queue))
+
+    for name in ("smtpd", "qmgr"):
+        wait_for(lambda: dropped(name, in_queue_as(owner)),
+                 what="%s as uid %d chrooted in %s" % (name, owner, inst.queue))
+    wait_for(lambda: dropped("pop3d", lambda pid: 0 not in (uid_of(pid) or [0])),
+             what="pop3d without root")
     # deliver runs as the virtual owner, chrooted into the mailbox base
     send(4000)
     seen = wait_for(lambda: [p_ for p_ in inst.pids_of("deliver")
