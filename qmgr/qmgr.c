@@ -1,6 +1,7 @@
 /*
  * qmgr: the queue manager, one long-lived event-driven process. It takes
- * wakeups on its socket (fd 3), scans incoming/ on each wakeup (and every
+ * wakeups on its socket (fd 3), moves the file a wakeup names or scans
+ * incoming/ for the others (and every
  * QMGR_INCOMING_POLL seconds in case one was lost), deferred/ every
  * queue_run_delay (sooner when a known retry time comes first), and runs
  * deliveries through the transports (qmgr_sched.c).
@@ -170,7 +171,8 @@ qmgr_mkdirs(void)
 /*
  * Every connection is a wakeup for incoming/. What the client then writes
  * is read by qmgr_admin.c: a trigger byte ('F' also retries every deferred
- * message now) or a queue CLI command.
+ * message now), "I" and the queue ID of one new file (no scan needed), or
+ * a queue CLI command.
  */
 static void
 qmgr_wakeups(struct qmgr *q)
@@ -178,10 +180,8 @@ qmgr_wakeups(struct qmgr *q)
 	int fd;
 
 	while ((fd = accept4(MASTER_LISTEN_FD, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
-		q->incoming_now = 1;
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1)
 		qmgr_admin_accept(q, fd);
-	}
 	/* Anything else would make poll() spin: let master restart us. */
 	if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 		fatal("accept on qmgr socket");
@@ -231,10 +231,12 @@ qmgr_timers_run(struct qmgr *q, struct qmgr_timers *tm)
 		if (maintenance)
 			tm->last_maintenance = now;
 		q->incoming_now = 0;
+		q->nnamed = 0;		/* the scan finds them */
 		qmgr_scan_incoming(q, maintenance);
 		tm->next_incoming = now;
 		tm->next_incoming.tv_sec += QMGR_INCOMING_POLL;
-	}
+	} else if (q->nnamed > 0)
+		qmgr_activate_named(q);
 }
 
 static int
@@ -244,7 +246,7 @@ qmgr_poll_timeout(struct qmgr *q, struct qmgr_timers *tm)
 	struct qmgr_job *job;
 	long long ms, t;
 
-	if (q->incoming_now || q->deferred_now)
+	if (q->incoming_now || q->deferred_now || q->nnamed > 0)
 		return 0;
 	qmgr_clock(&now);
 	ms = qmgr_ms_until(&now, &tm->next_incoming);

@@ -32,6 +32,7 @@ struct map_list;
 
 #define QMGR_NEXTHOP_MAX	256
 #define QMGR_DEFER_DIR		"defer"	/* last delay reason per message */
+#define QMGR_NAMED_MAX		128	/* wakeups' queue IDs kept per loop */
 
 /* Where one recipient goes (qmgr_route_resolve). */
 struct qmgr_dest {
@@ -147,6 +148,7 @@ struct qmgr_client {
 	int	 admin;			/* QMGR_PEER_* (qmgr_admin.c) */
 	struct buf in;
 	struct timespec deadline;	/* CLOCK_MONOTONIC */
+	int	 named;			/* its wakeup named the new file */
 };
 TAILQ_HEAD(qmgr_client_list, qmgr_client);
 
@@ -172,6 +174,9 @@ struct qmgr {
 	long long ipc_timeout;
 	const char *relayhost;		/* smtp's site when no nexthop */
 	int	 incoming_now;		/* a wakeup asked for a scan */
+	/* IDs named by smtpd's wakeups, activated without a scan */
+	char	 named[QMGR_NAMED_MAX][QUEUE_ID_MAX];
+	size_t	 nnamed;
 	int	 deferred_now;		/* a flush asked for a deferred scan */
 	int	 flush;			/* ... ignoring retry times */
 	int	 backlog;		/* a scan stopped at active_limit */
@@ -252,6 +257,8 @@ struct qmgr_msg *qmgr_msg_find(struct qmgr *, const char *id);
 /* qmgr_scan.c */
 void	qmgr_recover(struct qmgr *);
 void	qmgr_scan_incoming(struct qmgr *, int maintenance);
+/* qmgr_activate_named: the IDs wakeups named, while active/ has room. */
+void	qmgr_activate_named(struct qmgr *);
 void	qmgr_scan_deferred(struct qmgr *, int flush);
 int	qmgr_activate(struct qmgr *, const char *dir, const char *id);
 

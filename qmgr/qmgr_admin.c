@@ -1,8 +1,11 @@
 /*
  * qmgr_admin: the queue CLI's side of public/qmgr. A connection whose
- * first byte is not NUL is a wakeup ('F' also flushes deferred/); one that
+ * first byte is not NUL is a wakeup ('F' also flushes deferred/; "I", a
+ * queue ID and a newline name the one file smtpd just put in incoming/,
+ * which qmgr then moves without scanning the directory); one that
  * starts with an ipc frame (length high byte 0) is a command: list, show,
- * delete, hold, release, requeue, expire, flush. Replies are ipc frames,
+ * delete, hold, release, requeue, expire, flush. Every connection but a
+ * named one asks for a scan of incoming/. Replies are ipc frames,
  * the last one with "status".
  * Why this is safe while deliveries run: qmgr is the only process that
  * moves or removes queue files, and it does all of it in this one thread.
@@ -53,6 +56,7 @@ typedef int qmgr_op_fn(struct qmgr *, const char *);
 static int qmgr_peer_admin(struct qmgr *, int);
 static void qmgr_client_close(struct qmgr *, struct qmgr_client *);
 static void qmgr_client_read(struct qmgr *, struct qmgr_client *);
+static int qmgr_named_trigger(struct qmgr *, struct qmgr_client *);
 static int qmgr_allowed(int, const char *);
 static void qmgr_command(struct qmgr *, int, const struct ipc_msg *);
 static int qmgr_reply_status(int, const char *, const char *, long long);
@@ -120,6 +124,7 @@ qmgr_admin_accept(struct qmgr *q, int fd)
 	TAILQ_FOREACH(c, &q->clients, entry)
 		n++;
 	if (n >= QMGR_CLIENTS_MAX) {	/* still a wakeup */
+		q->incoming_now = 1;
 		close(fd);
 		return;
 	}
@@ -135,6 +140,8 @@ qmgr_admin_accept(struct qmgr *q, int fd)
 static void
 qmgr_client_close(struct qmgr *q, struct qmgr_client *c)
 {
+	if (!c->named)
+		q->incoming_now = 1;
 	TAILQ_REMOVE(&q->clients, c, entry);
 	close(c->fd);
 	buf_free(&c->in);
@@ -202,6 +209,32 @@ qmgr_allowed(int level, const char *cmd)
 	    (!strcmp(cmd, "list") || !strcmp(cmd, "flush"));
 }
 
+/*
+ * "I" ID "\n": remember the ID for qmgr_activate_named. 0 while the line
+ * is incomplete; 1 when it is done (c->named set if the ID was taken).
+ * Anything malformed, or more IDs than fit, is an ordinary wakeup: the
+ * scan finds the file either way.
+ */
+static int
+qmgr_named_trigger(struct qmgr *q, struct qmgr_client *c)
+{
+	const char *nl;
+	size_t len;
+
+	if ((nl = memchr(c->in.data, '\n', c->in.len)) == NULL)
+		return c->in.len > QUEUE_ID_MAX;
+	len = (size_t)(nl - c->in.data) - 1;
+	if (len == 0 || len >= QUEUE_ID_MAX || q->nnamed >= QMGR_NAMED_MAX)
+		return 1;
+	memcpy(q->named[q->nnamed], c->in.data + 1, len);
+	q->named[q->nnamed][len] = '\0';
+	if (!queue_id_valid(q->named[q->nnamed]))
+		return 1;
+	q->nnamed++;
+	c->named = 1;
+	return 1;
+}
+
 static void
 qmgr_client_read(struct qmgr *q, struct qmgr_client *c)
 {
@@ -219,6 +252,11 @@ qmgr_client_read(struct qmgr *q, struct qmgr_client *c)
 		return;
 	}
 	c->in.len += (size_t)n;
+	if (c->in.data[0] == 'I') {		/* hex IDs hold 'F's: not below */
+		if (qmgr_named_trigger(q, c) == 1)
+			qmgr_client_close(q, c);
+		return;
+	}
 	if (c->in.data[0] != '\0') {		/* a wakeup trigger */
 		for (i = 0; i < c->in.len; i++)
 			if (c->in.data[i] == 'F')

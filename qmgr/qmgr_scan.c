@@ -362,6 +362,28 @@ qmgr_pickup(struct qmgr *q, const char *name)
 		log_warn("remove %s", path);
 }
 
+/*
+ * qmgr_activate_named: smtpd's wakeup names the file it just committed, so
+ * a busy qmgr moves it without reading incoming/ (a directory of thousands
+ * of entries under a backlog, rehashed by ext4 for every scan). A name
+ * already taken by a scan is gone: qmgr_read's ENOENT is quiet. When
+ * active/ is full the rest wait for the scan that room in active/ starts.
+ */
+void
+qmgr_activate_named(struct qmgr *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->nnamed; i++) {
+		if (q->nactive >= q->active_limit) {
+			q->backlog = 1;
+			break;
+		}
+		(void)qmgr_activate(q, QUEUE_INCOMING, q->named[i]);
+	}
+	q->nnamed = 0;
+}
+
 /* qmgr_scan_maildrop: local submissions into incoming/. */
 static void
 qmgr_scan_maildrop(struct qmgr *q)

@@ -299,6 +299,6 @@ const char *smtpd_check_data(struct smtpd_session *);
 int	smtpd_data(struct smtpd_session *, const char *, size_t);
 int	smtpd_bdat(struct smtpd_session *, const char *, size_t);
 void	smtpd_bdat_reset(struct smtpd_session *);
-void	smtpd_wakeup_qmgr(void);
+void	smtpd_wakeup_qmgr(const char *id);
 
 #endif

@@ -358,15 +358,17 @@ smtpd_data_receive(struct smtpd_session *s, struct smtpd_data_state *st)
 }
 
 /*
- * A one-byte trigger on qmgr's socket; non-blocking, so a full backlog
+ * A trigger on qmgr's socket naming the file just committed ("I" ID "\n",
+ * so qmgr need not scan incoming/ for it); non-blocking, so a full backlog
  * (qmgr being restarted) cannot stall the client. qmgr also scans
  * incoming/ on its own, so a lost trigger only delays delivery.
  */
 void
-smtpd_wakeup_qmgr(void)
+smtpd_wakeup_qmgr(const char *id)
 {
 	struct sockaddr_un sun;
-	int fd;
+	char line[QUEUE_ID_MAX + 2];
+	int fd, n;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -377,15 +379,16 @@ smtpd_wakeup_qmgr(void)
 		return;
 	}
 	/*
-	 * The connection itself is the wakeup; the byte only says which kind.
+	 * The connection itself is the wakeup; the line only says which kind.
 	 * EAGAIN means qmgr's backlog is full of wakeups already, and a write
-	 * error means qmgr took the connection before the byte: both fine.
+	 * error means qmgr took the connection before the line: both fine.
 	 */
+	n = snprintf(line, sizeof(line), "I%s\n", id);
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		if (errno != EAGAIN)
 			log_warn("wake up qmgr via %s", SMTPD_QMGR_SOCKET);
 	} else
-		(void)!write(fd, "W", 1);
+		(void)!write(fd, line, (size_t)n);
 	close(fd);
 }
 
@@ -434,7 +437,7 @@ smtpd_data_finish(struct smtpd_session *s, struct smtpd_data_state *st)
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 		return -1;
 	}
-	smtpd_wakeup_qmgr();
+	smtpd_wakeup_qmgr(id);
 	smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
 	s->junk = 0;
 	return 0;

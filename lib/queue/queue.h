@@ -25,6 +25,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -57,6 +58,7 @@ struct stat;
 
 #define QUEUE_POOL_SLOTS_MAX	100000
 #define QUEUE_POOL_FILE_MAX	(64 * 1024)	/* larger files are unlinked */
+#define QUEUE_POOL_MISS_MS	10	/* no rescan this soon after a miss */
 
 /* Finished queue files kept for reuse (queue_pool.c). */
 struct queue_pool {
@@ -65,6 +67,13 @@ struct queue_pool {
 	void	*dir;		/* DIR * on a copy of dirfd, once read */
 	unsigned int *filled, nfilled;	/* slots seen filled, not yet tried */
 	unsigned int *free, nfree;	/* slots seen free, not yet tried */
+	/*
+	 * A scan that found no filled (or no free) slot is not repeated for
+	 * miss_ms: a pool empty under a backlog, or full, is then one
+	 * getdents per miss_ms, not one per message. 0 rescans every time.
+	 */
+	long	 miss_ms;
+	struct timespec missed[2];	/* [want_free]: that scan's time, or 0 */
 };
 
 struct queue_writer {

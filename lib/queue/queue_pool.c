@@ -6,7 +6,8 @@
  * "s0".."sN-1"; a slot is filled with a no-replace rename and emptied with
  * a rename out, so two processes never get the same file. Which slots are
  * filled is read from the directory (one getdents) when the slots a
- * process knew of are used up, and tried in a random order, so smtpd
+ * process knew of are used up (not again for miss_ms after a read that
+ * found none), and tried in a random order, so smtpd
  * processes seldom reach for the same one and qmgr seldom for a full one.
  * Interface: queue_pool_open, queue_pool_put (qmgr), queue_pool_take
  * (smtpd). Crash safety: docs/QUEUE.md section 4b.
@@ -19,11 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue/queue.h"
 
 static int queue_pool_scan(struct queue_pool *, int);
+static int queue_pool_missed_lately(const struct queue_pool *, int);
 static int queue_pool_next(struct queue_pool *, int, int *, char *, size_t);
 static int queue_pool_fits(const struct stat *);
 static int queue_pool_rename_new(int, const char *, int, const char *);
@@ -41,6 +44,7 @@ queue_pool_open(struct queue_pool *p, const char *dir, long long nslots)
 	    O_CLOEXEC)) == -1)
 		return -1;
 	p->nslots = (unsigned int)nslots;
+	p->miss_ms = QUEUE_POOL_MISS_MS;
 	return 0;
 }
 
@@ -122,7 +126,27 @@ queue_pool_scan(struct queue_pool *p, int want_free)
 		p->nfree = n;
 	else
 		p->nfilled = n;
+	if (n == 0)
+		clock_gettime(CLOCK_MONOTONIC, &p->missed[want_free]);
+	else
+		p->missed[want_free].tv_sec = p->missed[want_free].tv_nsec = 0;
 	return 0;
+}
+
+/* Whether the last scan for this list found nothing under miss_ms ago. */
+static int
+queue_pool_missed_lately(const struct queue_pool *p, int want_free)
+{
+	const struct timespec *t = &p->missed[want_free];
+	struct timespec now;
+	long long ms;
+
+	if (p->miss_ms <= 0 || (t->tv_sec == 0 && t->tv_nsec == 0))
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+	return ms >= 0 && ms < p->miss_ms;
 }
 
 /*
@@ -138,7 +162,8 @@ queue_pool_next(struct queue_pool *p, int want_free, int *rescan, char *name,
 
 	if (*n == 0 && *rescan) {
 		*rescan = 0;
-		(void)queue_pool_scan(p, want_free);
+		if (!queue_pool_missed_lately(p, want_free))
+			(void)queue_pool_scan(p, want_free);
 	}
 	if (*n == 0)
 		return 0;

@@ -570,6 +570,46 @@ def corrupt_queue_files_are_set_aside_and_qmgr_keeps_running():
              what="delivery still works")
 
 
+def qmgr_trigger(instance, data):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(os.path.join(instance.queue, "public", "qmgr"))
+        s.sendall(data)
+
+
+@tap.test
+def a_wakeup_naming_a_file_moves_it_without_a_scan_and_bad_names_do_no_harm():
+    pid = inst.pids_of("qmgr")
+    # Names that are not queue IDs, a missing ID, a line never finished,
+    # and an ID full of hex 'F's (not a flush): ordinary wakeups at most.
+    for bad in (b"I../../etc/passwd\n", b"I\n", b"Iabcdef0123\n",
+                b"I" + b"A" * 200, b"I0123456789ABCDEF0123456789ABCDEF0\n",
+                b"IFFFFFFFFFF0\n", b"IFFFF"):
+        qmgr_trigger(inst, bad)
+    # A full scan now, so the next fallback scan is two seconds away.
+    qmgr_trigger(inst, b"W")
+    time.sleep(0.3)
+    subj = "named wakeup"
+    content = ("From: %s\nSubject: %s\n\nmoved by its name\n" % (USER, subj))
+    recs = [queue_record("T", "%d 0" % int(time.time())),
+            queue_record("S", USER), queue_record("A", "protocol=test"),
+            queue_record("R", USER), queue_record("C", content),
+            queue_record("E", "")]
+    qid = "ABCDE%06X" % random.randrange(1 << 24)
+    inc = os.path.join(inst.queue, "incoming")
+    with open(os.path.join(inc, "." + qid), "wb") as f:
+        f.write(b"".join(recs))
+    if IS_ROOT:
+        shutil.chown(os.path.join(inc, "." + qid), MAIL_OWNER)
+    os.rename(os.path.join(inc, "." + qid), os.path.join(inc, qid))
+    start = time.time()
+    qmgr_trigger(inst, b"I%s\n" % qid.encode())
+    wait_for(lambda: any(m["Subject"] == subj for m in mails(inst)),
+             timeout=1.2, what="delivery before the fallback scan")
+    assert time.time() - start < 1.2
+    assert inst.pids_of("qmgr") == pid
+    assert "%s: removed" % qid in inst.log()
+
+
 @tap.test
 def lifetime_expiry_sends_delay_warning_then_bounce():
     subj = "slow death"

@@ -439,6 +439,7 @@ Test(queue, pool_finds_every_slot_and_skips_those_taken_by_others)
 	cr_assert_eq(mkdir("recycle", 0700), 0);
 	cr_assert_eq(queue_pool_open(&putter, "recycle", 16), 0);
 	cr_assert_eq(queue_pool_open(&taker, "recycle", 16), 0);
+	putter.miss_ms = taker.miss_ms = 0;	/* the next test has the pause */
 	in = open("incoming", O_RDONLY | O_DIRECTORY);
 	cr_assert_geq(in, 0);
 	for (i = 0; i < 16; i++) {
@@ -503,6 +504,50 @@ Test(queue, pool_finds_every_slot_and_skips_those_taken_by_others)
 	fd = queue_pool_take(&taker, in, "x2", &st);
 	cr_assert_geq(fd, 0, "a stale list ended the take without a new read");
 	cr_assert_eq(st.st_ino, seen[0]);
+	close(fd);
+	close(in);
+	queue_pool_close(&putter);
+	queue_pool_close(&taker);
+}
+
+/*
+ * A read of the slots that finds none is not repeated for miss_ms: an
+ * empty pool under a backlog costs one getdents per pause, not one per
+ * message. After the pause the directory is read again.
+ */
+Test(queue, pool_pauses_its_reads_after_one_that_found_nothing)
+{
+	struct queue_pool putter, taker;
+	struct queue_writer w;
+	struct stat st;
+	int in, fd;
+
+	cr_assert_eq(mkdir("recycle", 0700), 0);
+	cr_assert_eq(queue_pool_open(&putter, "recycle", 1), 0);
+	cr_assert_eq(queue_pool_open(&taker, "recycle", 1), 0);
+	cr_assert_eq(taker.miss_ms, QUEUE_POOL_MISS_MS);
+	putter.miss_ms = taker.miss_ms = 300;
+	in = open("incoming", O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(in, 0);
+	/* Empty: the taker finds nothing and stops reading for a while. */
+	cr_assert_eq(queue_pool_take(&taker, in, "none", &st), -1);
+	write_message(&w, "body\n");
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	cr_assert_eq(queue_pool_put(&putter, in, w.id), 0);
+	cr_assert_eq(queue_pool_take(&taker, in, "soon", &st), -1,
+	    "read the slots again within miss_ms");
+	cr_assert_eq(access("recycle/s0", F_OK), 0);
+	/* Full: the putter's next put reads once, finds none, then pauses. */
+	write_message(&w, "second\n");
+	cr_assert_eq(queue_writer_commit(&w), 0);
+	cr_assert_eq(queue_pool_put(&putter, in, w.id), -1);
+	cr_assert_eq(rename("recycle/s0", "incoming/emptied"), 0);
+	cr_assert_eq(queue_pool_put(&putter, in, w.id), -1,
+	    "read the slots again within miss_ms");
+	usleep(350 * 1000);
+	cr_assert_eq(queue_pool_put(&putter, in, w.id), 0);
+	fd = queue_pool_take(&taker, in, "later", &st);
+	cr_assert_geq(fd, 0, "no read after the pause");
 	close(fd);
 	close(in);
 	queue_pool_close(&putter);
