@@ -32,7 +32,7 @@ struct map_list;
 
 #define QMGR_NEXTHOP_MAX	256
 #define QMGR_DEFER_DIR		"defer"	/* last delay reason per message */
-#define QMGR_NAMED_MAX		128	/* wakeups' queue IDs kept per loop */
+#define QMGR_CLIENTS_MAX	64	/* CLI and wakeup connections at once */
 
 /* Where one recipient goes (qmgr_route_resolve). */
 struct qmgr_dest {
@@ -174,8 +174,12 @@ struct qmgr {
 	long long ipc_timeout;
 	const char *relayhost;		/* smtp's site when no nexthop */
 	int	 incoming_now;		/* a wakeup asked for a scan */
-	/* IDs named by smtpd's wakeups, activated without a scan */
-	char	 named[QMGR_NAMED_MAX][QUEUE_ID_MAX];
+	/*
+	 * IDs named by smtpd's wakeups, activated without a scan. One per
+	 * client connection, and the loop takes them all before it reads
+	 * clients again, so QMGR_CLIENTS_MAX of them always fit.
+	 */
+	char	 named[QMGR_CLIENTS_MAX][QUEUE_ID_MAX];
 	size_t	 nnamed;
 	int	 deferred_now;		/* a flush asked for a deferred scan */
 	int	 flush;			/* ... ignoring retry times */

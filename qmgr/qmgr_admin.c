@@ -39,7 +39,6 @@
 #include "ipc/ipc.h"
 #include "qmgr/qmgr.h"
 
-#define QMGR_CLIENTS_MAX	64	/* CLI connections at once */
 #define QMGR_CLIENT_TIMEOUT	5	/* seconds to send a command */
 #define QMGR_REPLY_TIMEOUT	10	/* seconds per reply frame */
 #define QMGR_SHOW_CHUNK		(256 * 1024)
@@ -212,8 +211,8 @@ qmgr_allowed(int level, const char *cmd)
 /*
  * "I" ID "\n": remember the ID for qmgr_activate_named. 0 while the line
  * is incomplete; 1 when it is done (c->named set if the ID was taken).
- * Anything malformed, or more IDs than fit, is an ordinary wakeup: the
- * scan finds the file either way.
+ * Anything malformed is an ordinary wakeup: the scan finds the file
+ * either way (so would it past the bound, which qmgr.h says cannot be hit).
  */
 static int
 qmgr_named_trigger(struct qmgr *q, struct qmgr_client *c)
@@ -224,7 +223,7 @@ qmgr_named_trigger(struct qmgr *q, struct qmgr_client *c)
 	if ((nl = memchr(c->in.data, '\n', c->in.len)) == NULL)
 		return c->in.len > QUEUE_ID_MAX;
 	len = (size_t)(nl - c->in.data) - 1;
-	if (len == 0 || len >= QUEUE_ID_MAX || q->nnamed >= QMGR_NAMED_MAX)
+	if (len == 0 || len >= QUEUE_ID_MAX || q->nnamed >= QMGR_CLIENTS_MAX)
 		return 1;
 	memcpy(q->named[q->nnamed], c->in.data + 1, len);
 	q->named[q->nnamed][len] = '\0';

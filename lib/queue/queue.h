@@ -25,7 +25,6 @@
 
 #include <sys/types.h>
 #include <stddef.h>
-#include <time.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -73,7 +72,7 @@ struct queue_pool {
 	 * getdents per miss_ms, not one per message. 0 rescans every time.
 	 */
 	long	 miss_ms;
-	struct timespec missed[2];	/* [want_free]: that scan's time, or 0 */
+	long long missed_at[2];	/* [want_free]: its monotonic ms, or 0 */
 };
 
 struct queue_writer {

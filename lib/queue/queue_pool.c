@@ -26,6 +26,7 @@
 #include "queue/queue.h"
 
 static int queue_pool_scan(struct queue_pool *, int);
+static long long queue_pool_now_ms(void);
 static int queue_pool_missed_lately(const struct queue_pool *, int);
 static int queue_pool_next(struct queue_pool *, int, int *, char *, size_t);
 static int queue_pool_fits(const struct stat *);
@@ -126,27 +127,26 @@ queue_pool_scan(struct queue_pool *p, int want_free)
 		p->nfree = n;
 	else
 		p->nfilled = n;
-	if (n == 0)
-		clock_gettime(CLOCK_MONOTONIC, &p->missed[want_free]);
-	else
-		p->missed[want_free].tv_sec = p->missed[want_free].tv_nsec = 0;
+	p->missed_at[want_free] = n == 0 ? queue_pool_now_ms() : 0;
 	return 0;
+}
+
+/* Milliseconds on the monotonic clock; never 0 (0 means "no miss"). */
+static long long
+queue_pool_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
 }
 
 /* Whether the last scan for this list found nothing under miss_ms ago. */
 static int
 queue_pool_missed_lately(const struct queue_pool *p, int want_free)
 {
-	const struct timespec *t = &p->missed[want_free];
-	struct timespec now;
-	long long ms;
-
-	if (p->miss_ms <= 0 || (t->tv_sec == 0 && t->tv_nsec == 0))
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(now.tv_sec - t->tv_sec) * 1000 +
-	    (now.tv_nsec - t->tv_nsec) / 1000000;
-	return ms >= 0 && ms < p->miss_ms;
+	return p->miss_ms > 0 && p->missed_at[want_free] != 0 &&
+	    queue_pool_now_ms() - p->missed_at[want_free] < p->miss_ms;
 }
 
 /*

@@ -601,11 +601,9 @@ def a_wakeup_naming_a_file_moves_it_without_a_scan_and_bad_names_do_no_harm():
     if IS_ROOT:
         shutil.chown(os.path.join(inc, "." + qid), MAIL_OWNER)
     os.rename(os.path.join(inc, "." + qid), os.path.join(inc, qid))
-    start = time.time()
     qmgr_trigger(inst, b"I%s\n" % qid.encode())
     wait_for(lambda: any(m["Subject"] == subj for m in mails(inst)),
              timeout=1.2, what="delivery before the fallback scan")
-    assert time.time() - start < 1.2
     assert inst.pids_of("qmgr") == pid
     assert "%s: removed" % qid in inst.log()
 
