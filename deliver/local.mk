@@ -3,7 +3,10 @@ deliver_deliver_SOURCES = deliver/deliver.c deliver/deliver.h \
 	deliver/deliver_local.c deliver/deliver_local_loop.c \
 	deliver/deliver_alias.c deliver/deliver_command.c \
 	deliver/deliver_smtp.c deliver/deliver_smtp.h \
-	deliver/deliver_smtp_session.c deliver/deliver_smtp_auth.c
+	deliver/deliver_smtp_session.c deliver/deliver_smtp_auth.c \
+	lib/tls/tls_lazy.c
+# OpenSSL is loaded by lib/tls/tls_lazy.c when TLS is first used, not linked.
+deliver_deliver_LDADD = lib/libpostilion.a $(LIBBSD_LIBS)
 
 if HAVE_CRITERION
 check_PROGRAMS += tests/unit/test_maildir tests/unit/test_deliver_proto \

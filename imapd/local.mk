@@ -1,8 +1,8 @@
 pkglibexec_PROGRAMS += imapd/imapd
 imapd_imapd_SOURCES = imapd/imapd.c imapd/imapd.h imapd/session.c \
 	imapd/auth.c imapd/mailboxes.c imapd/select.c imapd/append.c \
-	imapd/fetch.c imapd/search.c imapd/idle.c imapd/tls_lazy.c
-# OpenSSL is loaded by tls_lazy.c when TLS is first used, not linked.
+	imapd/fetch.c imapd/search.c imapd/idle.c lib/tls/tls_lazy.c
+# OpenSSL is loaded by lib/tls/tls_lazy.c when TLS is first used, not linked.
 imapd_imapd_LDADD = lib/libpostilion.a $(LIBBSD_LIBS)
 
 if HAVE_CRITERION

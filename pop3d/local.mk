@@ -1,6 +1,9 @@
 pkglibexec_PROGRAMS += pop3d/pop3d
 pop3d_pop3d_SOURCES = pop3d/pop3d.c pop3d/pop3d.h pop3d/session.c \
-	pop3d/auth.c pop3d/mailbox.c pop3d/transaction.c pop3d/tls.c
+	pop3d/auth.c pop3d/mailbox.c pop3d/transaction.c pop3d/tls.c \
+	lib/tls/tls_lazy.c
+# OpenSSL is loaded by lib/tls/tls_lazy.c when TLS is first used, not linked.
+pop3d_pop3d_LDADD = lib/libpostilion.a $(LIBBSD_LIBS)
 
 if HAVE_CRITERION
 check_PROGRAMS += tests/unit/test_pop3 tests/unit/test_maildir_scan \

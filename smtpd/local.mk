@@ -7,7 +7,10 @@ smtpd_smtpd_SOURCES = smtpd/smtpd.c smtpd/smtpd.h \
 	smtpd/smtpd_policy.c \
 	smtpd/smtpd_data.c \
 	smtpd/smtpd_tls.c \
-	smtpd/smtpd_auth.c
+	smtpd/smtpd_auth.c \
+	lib/tls/tls_lazy.c
+# OpenSSL is loaded by lib/tls/tls_lazy.c when TLS is first used, not linked.
+smtpd_smtpd_LDADD = lib/libpostilion.a $(LIBBSD_LIBS)
 
 TESTS += tests/integration/test_smtpd.py
 EXTRA_DIST += tests/integration/test_smtpd.py

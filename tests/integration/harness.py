@@ -79,6 +79,13 @@ def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
     raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
+def openssl_mapped(pid):
+    """The OpenSSL libraries process pid has mapped (paths, sorted)."""
+    with open("/proc/%d/maps" % pid) as f:
+        return sorted({line.split()[-1] for line in f
+                       if "/libssl." in line or "/libcrypto." in line})
+
+
 def proc_exe(pid):
     try:
         return os.readlink("/proc/%d/exe" % pid)

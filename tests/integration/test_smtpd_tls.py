@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Instance, LineClient, TAP, client_name, free_port, wait_for  # noqa: E402
+from harness import Instance, LineClient, TAP, client_name, free_port, openssl_mapped, wait_for  # noqa: E402
 
 # The name smtpd gives the tests\' client (see harness.client_name).
 CLIENT = "%s[127.0.0.1]" % client_name("127.0.0.1")
@@ -152,6 +152,23 @@ def openssl_starttls_handshake_and_log_line():
                   CLIENT + ": TLSv1.3 with cipher TLS_")
     inst.wait_log("disconnect from " + CLIENT + " ehlo=1 starttls=1 "
                   "quit=1 commands=3")
+
+
+@tap.test
+def smtpd_with_a_certificate_loads_openssl_before_its_chroot():
+    """The other side of tls_lazy.c: with a certificate smtpd loads OpenSSL
+    while building its context (before the privilege drop and the chroot,
+    where there are no libraries), and STARTTLS then works (above)."""
+    s = socket.create_connection(("127.0.0.1", inst.smtp_port), timeout=30)
+    s.recv(100)
+    try:
+        pids = wait_for(lambda: inst.pids_of("smtpd"), what="an smtpd")
+        for pid in pids:
+            libs = [os.path.basename(x) for x in openssl_mapped(pid)]
+            assert any(x.startswith("libssl.so") for x in libs), (pid, libs)
+            assert any(x.startswith("libcrypto.so") for x in libs), (pid, libs)
+    finally:
+        s.close()
 
 
 @tap.test

@@ -1,10 +1,15 @@
 /*
- * tls_lazy: the OpenSSL functions lib/tls calls, for imapd, each loading
- * libssl (and with it libcrypto) on the first call. Linked against
- * OpenSSL, every pooled imapd paid ~450 KiB of private memory for the
- * relocations of those libraries, TLS configured or not; now only an
- * imapd with a certificate does (it loads them while building its TLS
- * context, before the privilege drop, so the chroot needs no libraries).
+ * tls_lazy: the OpenSSL functions lib/tls calls, for the daemons (smtpd,
+ * deliver, pop3d, imapd), each loading libssl (and with it libcrypto) on
+ * the first call. Linked against OpenSSL, every daemon process paid for
+ * those libraries at each start, TLS configured or not: ~450 KiB of
+ * private memory for their relocations and 1.1-1.2 ms of CPU (against
+ * 0.9 ms for the whole start of a program without them), which with
+ * max_use 100 is a measurable part of each message (docs/PERFORMANCE.md,
+ * round 10). Now only a process that uses TLS loads them, while building
+ * its TLS context before the privilege drop, so the chroot needs no
+ * libraries: smtpd, pop3d and imapd with a certificate, deliver -t smtp
+ * unless smtp_tls_security_level is none.
  * Each wrapper has OpenSSL's own prototype (the headers check it).
  * Security: the library is found by the dynamic linker's usual path, as a
  * linked library was; no name comes from the configuration.
@@ -30,11 +35,11 @@ tls_lazy_sym(const char *name)
 
 	if (lib == NULL && (lib = dlopen(TLS_LAZY_LIBSSL, RTLD_NOW |
 	    RTLD_LOCAL)) == NULL)
-		fatalx("imapd: TLS: cannot load %s: %s", TLS_LAZY_LIBSSL,
+		fatalx("TLS: cannot load %s: %s", TLS_LAZY_LIBSSL,
 		    dlerror());
 	/* dlsym on libssl's handle also searches libcrypto, its dependency. */
 	if ((sym = dlsym(lib, name)) == NULL)
-		fatalx("imapd: TLS: %s: no %s", TLS_LAZY_LIBSSL, name);
+		fatalx("TLS: %s: no %s", TLS_LAZY_LIBSSL, name);
 	return sym;
 }
 
@@ -88,10 +93,14 @@ TLS_LAZY(uint64_t, SSL_CTX_set_options, (SSL_CTX *ctx, uint64_t op),
 TLS_LAZY(int, SSL_CTX_set_session_id_context, (SSL_CTX *ctx,
     const unsigned char *sid_ctx, unsigned int sid_ctx_len),
     (ctx, sid_ctx, sid_ctx_len))
+TLS_LAZY_VOID(SSL_CTX_set_verify, (SSL_CTX *ctx, int mode,
+    SSL_verify_cb cb), (ctx, mode, cb))
 TLS_LAZY(int, SSL_CTX_use_PrivateKey, (SSL_CTX *ctx, EVP_PKEY *pkey),
     (ctx, pkey))
 TLS_LAZY(int, SSL_CTX_use_certificate_chain_file, (SSL_CTX *ctx,
     const char *file), (ctx, file))
+TLS_LAZY(long, SSL_ctrl, (SSL *ssl, int cmd, long larg, void *parg),
+    (ssl, cmd, larg, parg))
 TLS_LAZY(int, SSL_accept, (SSL *ssl), (ssl))
 TLS_LAZY(int, SSL_connect, (SSL *ssl), (ssl))
 TLS_LAZY_VOID(SSL_free, (SSL *ssl), (ssl))
@@ -107,4 +116,5 @@ TLS_LAZY(int, SSL_set_fd, (SSL *s, int fd), (s, fd))
 TLS_LAZY(int, SSL_shutdown, (SSL *s), (s))
 TLS_LAZY(int, SSL_write, (SSL *ssl, const void *buf, int num),
     (ssl, buf, num))
+TLS_LAZY(const SSL_METHOD *, TLS_client_method, (void), ())
 TLS_LAZY(const SSL_METHOD *, TLS_server_method, (void), ())
