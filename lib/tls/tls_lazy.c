@@ -3,8 +3,8 @@
  * deliver, pop3d, imapd), each loading libssl (and with it libcrypto) on
  * the first call. Linked against OpenSSL, every daemon process paid for
  * those libraries at each start, TLS configured or not: ~450 KiB of
- * private memory for their relocations and 1.1-1.2 ms of CPU (against
- * 0.9 ms for the whole start of a program without them), which with
+ * private memory for their relocations and 1.2-1.3 ms of CPU (a start
+ * that exits at once: 2.0-2.1 ms with them, 0.8 ms without), which with
  * max_use 100 is a measurable part of each message (docs/PERFORMANCE.md,
  * round 10). Now only a process that uses TLS loads them, while building
  * its TLS context before the privilege drop, so the chroot needs no
