@@ -384,6 +384,8 @@ smtpd_wakeup_qmgr(const char *id)
 	 * error means qmgr took the connection before the line: both fine.
 	 */
 	n = snprintf(line, sizeof(line), "I%s\n", id);
+	if (n < 0 || (size_t)n >= sizeof(line))	/* not an ID: a plain wakeup */
+		n = snprintf(line, sizeof(line), "W");
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		if (errno != EAGAIN)
 			log_warn("wake up qmgr via %s", SMTPD_QMGR_SOCKET);
