@@ -86,6 +86,33 @@ def openssl_mapped(pid):
                        if "/libssl." in line or "/libcrypto." in line})
 
 
+def server_pid(sock, pids):
+    """Which of pids holds the server end of the TCP connection sock (an
+    IPv4 loopback client socket), or None: the server end is the socket
+    whose local address is sock's peer and whose remote is sock itself."""
+    def hexaddr(addr):
+        a = bytes(int(x) for x in addr[0].split("."))[::-1].hex().upper()
+        return "%s:%04X" % (a, addr[1])
+    want = (hexaddr(sock.getpeername()), hexaddr(sock.getsockname()))
+    inode = None
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            field = line.split()
+            if (field[1], field[2]) == want:
+                inode = "socket:[%s]" % field[9]
+    if inode is None:
+        return None
+    for pid in pids:
+        fds = "/proc/%d/fd" % pid
+        try:
+            if any(os.readlink(os.path.join(fds, fd)) == inode
+                   for fd in os.listdir(fds)):
+                return pid
+        except OSError:
+            continue
+    return None
+
+
 def proc_exe(pid):
     try:
         return os.readlink("/proc/%d/exe" % pid)
