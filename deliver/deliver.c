@@ -11,6 +11,7 @@
  * are checked against the file before anything is written.
  */
 #include <sys/time.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,14 @@ deliver_request(struct deliver_ctx *ctx, int client, int more)
 	ipc_msg_init(&msg);
 	rc = ipc_recv(client, &msg, &qfd, ctx->timeout);
 	if (rc <= 0) {
-		if (rc == -1)
+		/*
+		 * EOF, or a reset: qmgr closed or died with our last reply
+		 * unread (a UNIX socket then reads ECONNRESET, not EOF). Either
+		 * way qmgr has gone and master logs why; nothing is pending.
+		 */
+		if (rc == -1 && errno == ECONNRESET)
+			rc = 0;
+		else if (rc == -1)
 			log_warn("read request from qmgr");
 		goto out;
 	}

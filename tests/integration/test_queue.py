@@ -576,6 +576,24 @@ def qmgr_trigger(instance, data):
         s.sendall(data)
 
 
+def plant_incoming(instance, subj):
+    """A committed queue file in incoming/, as smtpd leaves it, with no
+    wakeup: its queue ID."""
+    content = ("From: %s\nSubject: %s\n\nmoved by its name\n" % (USER, subj))
+    recs = [queue_record("T", "%d 0" % int(time.time())),
+            queue_record("S", USER), queue_record("A", "protocol=test"),
+            queue_record("R", USER), queue_record("C", content),
+            queue_record("E", "")]
+    qid = "ABCDE%06X" % random.randrange(1 << 24)
+    inc = os.path.join(instance.queue, "incoming")
+    with open(os.path.join(inc, "." + qid), "wb") as f:
+        f.write(b"".join(recs))
+    if IS_ROOT:
+        shutil.chown(os.path.join(inc, "." + qid), MAIL_OWNER)
+    os.rename(os.path.join(inc, "." + qid), os.path.join(inc, qid))
+    return qid
+
+
 @tap.test
 def a_wakeup_naming_a_file_moves_it_without_a_scan_and_bad_names_do_no_harm():
     pid = inst.pids_of("qmgr")
@@ -589,23 +607,55 @@ def a_wakeup_naming_a_file_moves_it_without_a_scan_and_bad_names_do_no_harm():
     qmgr_trigger(inst, b"W")
     time.sleep(0.3)
     subj = "named wakeup"
-    content = ("From: %s\nSubject: %s\n\nmoved by its name\n" % (USER, subj))
-    recs = [queue_record("T", "%d 0" % int(time.time())),
-            queue_record("S", USER), queue_record("A", "protocol=test"),
-            queue_record("R", USER), queue_record("C", content),
-            queue_record("E", "")]
-    qid = "ABCDE%06X" % random.randrange(1 << 24)
-    inc = os.path.join(inst.queue, "incoming")
-    with open(os.path.join(inc, "." + qid), "wb") as f:
-        f.write(b"".join(recs))
-    if IS_ROOT:
-        shutil.chown(os.path.join(inc, "." + qid), MAIL_OWNER)
-    os.rename(os.path.join(inc, "." + qid), os.path.join(inc, qid))
+    qid = plant_incoming(inst, subj)
     qmgr_trigger(inst, b"I%s\n" % qid.encode())
     wait_for(lambda: any(m["Subject"] == subj for m in mails(inst)),
              timeout=1.2, what="delivery before the fallback scan")
     assert inst.pids_of("qmgr") == pid
     assert "%s: removed" % qid in inst.log()
+
+
+QMGR_CLIENTS_MAX = 64   # qmgr/qmgr.h
+
+
+@tap.test
+def past_its_client_limit_qmgr_closes_a_connection_at_once_and_still_scans():
+    """With QMGR_CLIENTS_MAX connections open and silent, the next one is
+    closed at once, and it still counts as a wakeup: a file in incoming/
+    goes out before the fallback scan. qmgr then serves the CLI again."""
+    pid = inst.pids_of("qmgr")
+    path = os.path.join(inst.queue, "public", "qmgr")
+    qmgr_trigger(inst, b"W")    # the fallback scan is two seconds away
+    time.sleep(0.2)             # and that client is gone before the rest
+    held = []
+    try:
+        for _ in range(QMGR_CLIENTS_MAX):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            held.append(s)
+        time.sleep(0.3)
+        subj = "past the client limit"
+        qid = plant_incoming(inst, subj)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as extra:
+            extra.settimeout(1.0)
+            extra.connect(path)
+            assert extra.recv(1) == b"", "closed at once, not held"
+        wait_for(lambda: any(m["Subject"] == subj for m in mails(inst)),
+                 timeout=1.2, what="delivery before the fallback scan")
+        # The held ones are still open: qmgr keeps them to their timeout.
+        held[0].settimeout(0.2)
+        try:
+            got = held[0].recv(1)
+        except socket.timeout:
+            got = None
+        assert got is None, "a held connection was closed early"
+    finally:
+        for s in held:
+            s.close()
+    assert "%s: removed" % qid in inst.log()
+    wait_for(lambda: inst.cli("queue", "-j", check=False).returncode == 0,
+             what="queue CLI after the limit")
+    assert inst.pids_of("qmgr") == pid
 
 
 @tap.test
