@@ -3,9 +3,17 @@
  */
 #include <sys/stat.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#endif
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/fileutil.h"
@@ -88,6 +96,83 @@ fsync_dir(const char *path)
 {
 	return fsync_dirat(AT_FDCWD, path);
 }
+
+#ifdef __linux__
+/*
+ * An ext4 file system has a journal when jbd2 lists it: /proc/fs/jbd2/
+ * NAME-8, NAME being the block device's (the end of /sys/dev/block/M:m)
+ * and 8 the inode of an internal journal. An external journal, or /proc
+ * or /sys missing (a chroot), reads as none.
+ */
+static int
+fsync_ext4_journaled(dev_t dev)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	const char *name;
+	ssize_t n;
+
+	(void)snprintf(path, sizeof(path), "/sys/dev/block/%u:%u",
+	    major(dev), minor(dev));
+	if ((n = readlink(path, target, sizeof(target) - 1)) <= 0)
+		return 0;
+	target[n] = '\0';
+	name = strrchr(target, '/');
+	name = name != NULL ? name + 1 : target;
+	if (snprintf(path, sizeof(path), "/proc/fs/jbd2/%s-8", name) >=
+	    (int)sizeof(path))
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
+int
+fsync_covers_names(int fd)
+{
+	static dev_t cached_dev;
+	static int cached = -1;
+	struct statfs sfs;
+	struct stat st;
+	int rc = 0;
+
+	if (fstat(fd, &st) == -1)
+		return 0;
+	if (cached != -1 && st.st_dev == cached_dev)
+		return cached;
+	if (fstatfs(fd, &sfs) == -1)
+		return 0;
+	if (sfs.f_type == XFS_SUPER_MAGIC)
+		rc = 1;
+	else if (sfs.f_type == EXT4_SUPER_MAGIC)
+		rc = fsync_ext4_journaled(st.st_dev);
+	cached_dev = st.st_dev;
+	cached = rc;
+	return rc;
+}
+
+int
+write_out(int fd)
+{
+	int rc;
+
+	while ((rc = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
+	    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER)) == -1 &&
+	    errno == EINTR)
+		;
+	return rc;
+}
+#else
+int
+fsync_covers_names(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+int
+write_out(int fd)
+{
+	return fsync(fd);
+}
+#endif
 
 int
 set_nonblock(int fd, int on)

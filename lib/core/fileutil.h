@@ -23,6 +23,21 @@ int	pread_full(int, void *, size_t, off_t);
 /* fsync_dir: fsync the directory at path (makes a rename/link durable). */
 int	fsync_dir(const char *);
 int	fsync_dirat(int, const char *);
+/*
+ * fsync_covers_names: 1 when the file system holding fd journals a link
+ * or rename in the same transaction as the inode it names, so that fsync
+ * of that file after the link also makes the new name durable (ext4 with
+ * a journal, XFS); 0 elsewhere (ext2, ext4 without a journal, tmpfs,
+ * btrfs, NFS, other systems) and on any doubt: there the directory must be
+ * fsynced as well. Remembered for the last device asked about.
+ */
+int	fsync_covers_names(int);
+/*
+ * write_out: the file's dirty data written to the device and waited for
+ * (blocks allocated), without a journal commit or cache flush; on systems
+ * without sync_file_range(2), fsync. 0 or -1 with errno.
+ */
+int	write_out(int);
 int	set_nonblock(int, int);
 int	set_cloexec(int, int);
 /* read_file: whole small file into a NUL-terminated malloc'd string. */

@@ -5,11 +5,13 @@
  */
 #include <sys/types.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/fileutil.h"
 #include "core/log.h"
 #include "core/privsep.h"
 
@@ -38,6 +40,7 @@ priv_drop(uid_t uid, gid_t gid, const char *dir)
 {
 	uid_t ruid, euid, suid;
 	gid_t rgid, egid, sgid;
+	int fd;
 
 	if (geteuid() != 0) {
 		log_warnx("not running as root: no chroot, no privilege drop");
@@ -48,6 +51,15 @@ priv_drop(uid_t uid, gid_t gid, const char *dir)
 	if (uid == 0)
 		fatalx("priv_drop: refusing to run a daemon as root");
 	if (dir) {
+		/*
+		 * /proc and /sys are out of reach inside: ask now what the
+		 * directory's file system promises of an fsync (fileutil.c;
+		 * the answer is kept for that device).
+		 */
+		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+			(void)fsync_covers_names(fd);
+			close(fd);
+		}
 		if (chroot(dir) == -1)
 			fatal("chroot %s", dir);
 		if (chdir("/") == -1)

@@ -4,8 +4,9 @@
  * Security: every component is opened with openat(O_NOFOLLOW|O_DIRECTORY)
  * from the base descriptor and ".." is refused, so neither a symlink nor a
  * crafted map value can take a delivery outside virtual_mailbox_base.
- * Crash safety: the file is complete and fsynced in tmp/ before it is
- * linked into new/, and new/ is fsynced before success is reported.
+ * Crash safety: the file is complete in tmp/, its data written, before it
+ * is linked into new/, and both the data and the new/ name are durable
+ * before success is reported (maildir_store says how).
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -156,7 +157,7 @@ maildir_make_name(char *name, size_t namelen, const char *host, size_t size)
 	return 0;
 }
 
-/* maildir_write: header then len bytes of src at off, then fsync. */
+/* maildir_write: header then len bytes of src at off (not synced). */
 static int
 maildir_write(int fd, const char *header, size_t header_len, int src_fd,
     off_t src_off, size_t len)
@@ -178,45 +179,57 @@ maildir_write(int fd, const char *header, size_t header_len, int src_fd,
 		src_off += (off_t)n;
 		len -= n;
 	}
-	rc = fsync(fd);
+	rc = 0;
 out:
 	free(chunk);
 	return rc;
 }
 
-/* maildir_store: tmp/NAME written and synced, linked into new/NAME. */
+/*
+ * maildir_store: tmp/NAME written, linked into new/NAME, durable. Where
+ * fsync of a file also commits its new names (fsync_covers_names: ext4
+ * with a journal, XFS) the data is written out first (blocks allocated
+ * and on the device, so no commit can ever hold the new/ name without
+ * them), then linked, and one fsync of the file commits the link with the
+ * file and flushes the device cache: one journal commit per delivery.
+ * Elsewhere the file is fsynced before the link and new/ after it. Either
+ * way a crash before the last sync returns loses at most the new/ name,
+ * and nothing was reported yet: the queue still has the message.
+ */
 static int
 maildir_store(int tmpfd, int newfd, const char *name, const char *header,
     size_t header_len, int src_fd, off_t src_off, size_t len)
 {
-	int fd, saved;
+	int fd, saved, one = fsync_covers_names(newfd);
 
 	fd = openat(tmpfd, name,
 	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
-	if (maildir_write(fd, header, header_len, src_fd, src_off, len) == -1) {
+	if (maildir_write(fd, header, header_len, src_fd, src_off, len) == -1 ||
+	    (one ? write_out(fd) : fsync(fd)) == -1 ||
+	    linkat(tmpfd, name, newfd, name, 0) == -1) {
 		saved = errno;
 		close(fd);
 		(void)unlinkat(tmpfd, name, 0);
 		errno = saved;
 		return -1;
 	}
-	if (close(fd) == -1 || linkat(tmpfd, name, newfd, name, 0) == -1) {
+	/*
+	 * The tmp/ name goes before the last sync, so one journal commit
+	 * takes both (ext4: about a quarter fewer syncs per second than when
+	 * the unlink waits for a later commit). A failed unlink is only
+	 * clutter.
+	 */
+	(void)unlinkat(tmpfd, name, 0);
+	if ((one ? fsync(fd) : fsync(newfd)) == -1) {
 		saved = errno;
-		(void)unlinkat(tmpfd, name, 0);
+		close(fd);
+		(void)unlinkat(newfd, name, 0);
 		errno = saved;
 		return -1;
 	}
-	/*
-	 * The tmp/ name goes before the fsync of new/, so one journal commit
-	 * takes both (ext4: about a quarter fewer syncs per second than when
-	 * the unlink waits for a later commit). A crash before the fsync has
-	 * returned may lose the new/ name, but nothing was reported yet: the
-	 * queue still has the message. A failed unlink is only clutter.
-	 */
-	(void)unlinkat(tmpfd, name, 0);
-	if (fsync(newfd) == -1) {
+	if (close(fd) == -1) {
 		saved = errno;
 		(void)unlinkat(newfd, name, 0);
 		errno = saved;

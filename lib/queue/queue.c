@@ -207,7 +207,7 @@ queue_writer_size(const struct queue_writer *w)
 int
 queue_writer_commit(struct queue_writer *w)
 {
-	int saved;
+	int saved, one;
 
 	queue_writer_record(w, QREC_END, "", 0);
 	queue_writer_flush(w);
@@ -220,14 +220,24 @@ queue_writer_commit(struct queue_writer *w)
 		saved = errno;
 		goto fail;
 	}
-	/* Data first, then the name, then the directory entry. */
-	if (fsync(w->fd) == -1 ||
+	/*
+	 * Data first, then the name, then the directory entry. Where fsync
+	 * of the file also commits its new name (ext4 with a journal, XFS:
+	 * fsync_covers_names), the data is written out (blocks allocated,
+	 * on the device: no commit can hold the name without them, nor a
+	 * reused file's old bytes under it), the file renamed, and one fsync
+	 * of the file commits the rename and flushes the device cache.
+	 * Elsewhere the file is fsynced before the rename and the directory
+	 * after it (an O_PATH handle, see queue_writer_open, cannot be).
+	 */
+	one = fsync_covers_names(w->fd);
+	if ((one ? write_out(w->fd) : fsync(w->fd)) == -1 ||
 	    renameat(w->dirfd, w->tmpname, w->dirfd, w->id) == -1) {
 		saved = errno;
 		goto fail;
 	}
-	/* An O_PATH handle (see queue_writer_open) cannot be fsynced. */
-	if (fsync(w->dirfd) == -1 && errno != EBADF) {
+	if (one ? fsync(w->fd) == -1 :
+	    fsync(w->dirfd) == -1 && errno != EBADF) {
 		saved = errno;
 		(void)unlinkat(w->dirfd, w->id, 0);
 		w->tmpname[0] = '\0';

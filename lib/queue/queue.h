@@ -9,9 +9,11 @@
  *
  * Crash safety of acceptance (why 250 is safe to say): the writer creates
  * incoming/.ID (a dot name qmgr ignores), writes every record, fsyncs the
- * file, renames it to incoming/ID and fsyncs incoming/. Only after that does
- * smtpd answer 250. A crash before the rename leaves a dot file (removed by
- * qmgr as stale); after it, a complete file that qmgr will deliver.
+ * file, renames it to incoming/ID and fsyncs incoming/ (where fsync of the
+ * file commits its name too: data written out, rename, one fsync of the
+ * file; docs/QUEUE.md section 1). Only after that does smtpd answer 250.
+ * A crash before the rename is durable leaves a dot file (removed by qmgr
+ * as stale); after it, a complete file that qmgr will deliver.
  *
  * Delivery progress: when a recipient is done (delivered or bounced), its
  * type byte is overwritten in place from RCPT to DONE and the file fsynced;
@@ -112,7 +114,8 @@ void	queue_writer_content_end(struct queue_writer *);
 /* queue_writer_size: content bytes so far. */
 uint64_t queue_writer_size(const struct queue_writer *);
 /*
- * queue_writer_commit: END record, fsync, rename to DIR/ID, fsync DIR.
+ * queue_writer_commit: END record, fsync, rename to DIR/ID, fsync DIR (or
+ * write out, rename, fsync the file: fsync_covers_names).
  * 0 when the message is safely queued; -1 (errno, e.g. ENOSPC) when not,
  * in which case the partial file is already removed.
  */
