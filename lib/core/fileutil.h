@@ -27,7 +27,7 @@ int	fsync_dirat(int, const char *);
  * fsync_covers_names: 1 when the file system holding fd journals a link
  * or rename in the same transaction as the inode it names, so that fsync
  * of that file after the link also makes the new name durable (ext4 with
- * a journal, XFS); 0 elsewhere (ext2, ext4 without a journal, tmpfs,
+ * a journal); 0 elsewhere (ext2, ext4 without a journal, XFS, tmpfs,
  * btrfs, NFS, other systems) and on any doubt: there the directory must be
  * fsynced as well. Remembered for the last device asked about.
  */

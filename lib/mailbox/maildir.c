@@ -188,7 +188,7 @@ out:
 /*
  * maildir_store: tmp/NAME written, linked into new/NAME, durable. Where
  * fsync of a file also commits its new names (fsync_covers_names: ext4
- * with a journal, XFS) the data is written out first (blocks allocated
+ * with a journal) the data is written out first (blocks allocated
  * and on the device, so no commit can ever hold the new/ name without
  * them), then linked, and one fsync of the file commits the link with the
  * file and flushes the device cache: one journal commit per delivery.

@@ -222,7 +222,7 @@ queue_writer_commit(struct queue_writer *w)
 	}
 	/*
 	 * Data first, then the name, then the directory entry. Where fsync
-	 * of the file also commits its new name (ext4 with a journal, XFS:
+	 * of the file also commits its new name (ext4 with a journal:
 	 * fsync_covers_names), the data is written out (blocks allocated,
 	 * on the device: no commit can hold the name without them, nor a
 	 * reused file's old bytes under it), the file renamed, and one fsync

@@ -165,8 +165,8 @@ def maildir_round(journal):
     start = len(mailer.log())
     try:
         mailer.start()
-        send(mailer, "warm-up")     # the Maildir exists, the agent runs
-        mailer.wait_log("status=sent")
+        warm = send(mailer, "warm-up")  # the Maildir exists, the agent runs
+        mailer.wait_log("%s: removed" % warm, since=start)
         time.sleep(0.2)
         before = jbd2_transactions(mailer.mail) if journal else None
         subject = "durable delivery %s journal" % ("with" if journal else "without")
