@@ -1,10 +1,12 @@
 /*
  * qmgr_remove: finished queue files leave qmgr's loop by a rename into
- * trash/ (a directory-entry change, no blocks freed). Files finished in
- * active/ then go to the recycler thread, which makes their removal from
- * active/ durable (one fsync of active/ per batch) and moves them into
- * recycle/ for smtpd to reuse (lib/queue/queue_pool.c); the rest, and what
- * the pool will not take, are unlinked by a few remover threads, so the
+ * trash/ (a directory-entry change, no blocks freed), or, finished in
+ * active/ with reuse on, into a pending name in recycle/ (".ID": not a
+ * slot, so smtpd never takes it). The recycler thread makes their removal
+ * from active/ durable (one fsync of active/ per batch) and renames them
+ * to free slots within recycle/ for smtpd to reuse
+ * (lib/queue/queue_pool.c); the rest, and what the pool will not take
+ * (moved to trash/), are unlinked by a few remover threads, so the
  * cost of freeing blocks (a synchronous discard on some file systems:
  * milliseconds per file) is paid in parallel, off the serial scheduler.
  * Nothing ever reads trash/: a file there is removed or recycled, at the
@@ -43,7 +45,7 @@ struct qmgr_ring {
 
 struct qmgr_remover {
 	struct qmgr_ring unlinks;	/* trash/ID to unlink */
-	struct qmgr_ring recycles;	/* trash/ID from active/, to reuse */
+	struct qmgr_ring recycles;	/* recycle/.ID from active/, to reuse */
 	struct queue_pool pool;		/* recycle/; dirfd -1 when off */
 	int		 dirfd;		/* trash/ */
 	int		 activefd;	/* active/, fsynced per batch */
@@ -51,6 +53,9 @@ struct qmgr_remover {
 
 static void *qmgr_remove_thread(void *);
 static void *qmgr_recycle_thread(void *);
+static void qmgr_recycle_drop(struct qmgr_remover *, const char *,
+    const char *);
+static void qmgr_recycle_sweep(struct qmgr_remover *);
 static void qmgr_remove_sweep(struct qmgr *);
 static void qmgr_ring_init(struct qmgr_ring *, size_t);
 static int qmgr_ring_push(struct qmgr_ring *, const char *);
@@ -122,16 +127,30 @@ qmgr_remove_thread(void *arg)
 }
 
 /*
- * The files of one batch left active/ (renamed into trash/) before they
- * were handed here; one fsync of active/ makes all those removals durable
- * before any of them can be rewritten as a new message, so a power loss
- * cannot bring back an active/ name for a file smtpd has since reused.
+ * The files of one batch left active/ (renamed to recycle/.ID) before
+ * they were handed here; one fsync of active/ makes all those removals
+ * durable before any of them gets a slot name and can be rewritten as a
+ * new message, so a power loss cannot bring back an active/ name for a
+ * file smtpd has since reused. A file the pool will not take goes to
+ * trash/ for a remover.
  */
+/* recycle/.ID not pooled: to trash/ID for a remover, or unlinked now. */
+static void
+qmgr_recycle_drop(struct qmgr_remover *r, const char *pending, const char *id)
+{
+	if (renameat(r->pool.dirfd, pending, r->dirfd, id) == -1) {
+		(void)unlinkat(r->pool.dirfd, pending, 0);
+		return;
+	}
+	if (!qmgr_ring_push(&r->unlinks, id))
+		(void)unlinkat(r->dirfd, id, 0);
+}
+
 static void *
 qmgr_recycle_thread(void *arg)
 {
 	struct qmgr_remover *r = arg;
-	char (*ids)[QUEUE_ID_MAX];
+	char (*ids)[QUEUE_ID_MAX], pending[QUEUE_ID_MAX + 1];
 	size_t n, i;
 	int synced;
 
@@ -143,11 +162,12 @@ qmgr_recycle_thread(void *arg)
 		    QMGR_RECYCLE_BATCH - n, 0);
 		synced = fsync(r->activefd) == 0;
 		for (i = 0; i < n; i++) {
-			if (synced && queue_pool_put(&r->pool, r->dirfd,
-			    ids[i]) == 0)
+			pending[0] = '.';
+			strlcpy(pending + 1, ids[i], sizeof(pending) - 1);
+			if (synced && queue_pool_put(&r->pool, r->pool.dirfd,
+			    pending) == 0)
 				continue;
-			if (!qmgr_ring_push(&r->unlinks, ids[i]))
-				(void)unlinkat(r->dirfd, ids[i], 0);
+			qmgr_recycle_drop(r, pending, ids[i]);
 		}
 	}
 	return NULL;
@@ -189,7 +209,38 @@ qmgr_recycle_start(struct qmgr *q, struct qmgr_remover *r)
 		return;
 	}
 	qmgr_ring_init(&r->recycles, r->unlinks.cap);
+	qmgr_recycle_sweep(r);
 	qmgr_threads_start(qmgr_recycle_thread, r, 1);
+}
+
+/*
+ * Pending files an earlier run left in recycle/ (killed before its
+ * recycler gave them a slot): finished messages nobody reads; to trash/,
+ * which the sweep after this empties. A power loss may instead have put
+ * one back in active/ (the rename undone): delivered again, as in 4a.
+ */
+static void
+qmgr_recycle_sweep(struct qmgr_remover *r)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(r->pool.dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("open %s", QUEUE_RECYCLE);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] == '.' && de->d_name[1] != '\0' &&
+		    de->d_name[1] != '.' &&
+		    renameat(r->pool.dirfd, de->d_name, r->dirfd,
+		    de->d_name + 1) == -1 &&
+		    unlinkat(r->pool.dirfd, de->d_name, 0) == -1 &&
+		    errno != ENOENT)
+			log_warn("remove %s/%s", QUEUE_RECYCLE, de->d_name);
+	closedir(d);
 }
 
 /*
@@ -257,8 +308,9 @@ qmgr_remove_sweep(struct qmgr *q)
 }
 
 /*
- * qmgr_remove_file: take dir/id out of the queue now (rename into trash/)
- * and have a remover thread unlink it. The caller has closed its own
+ * qmgr_remove_file: take dir/id out of the queue now (rename into trash/,
+ * or from active/ with reuse on to recycle/.ID for the recycler) and have
+ * a remover thread unlink it. The caller has closed its own
  * descriptor, so the last close is not ours either. When the hand-off
  * queue is full, or there are no threads, unlink here. 0 or -1 (errno).
  */
@@ -266,20 +318,31 @@ int
 qmgr_remove_file(struct qmgr *q, const char *dir, const char *id)
 {
 	struct qmgr_remover *r = q->remover;
-	char path[PATH_MAX];
-	int queued;
+	char path[PATH_MAX], pending[QUEUE_ID_MAX + 1];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, id);
 	if (r == NULL || r->unlinks.cap == 0 || strlen(id) >= QUEUE_ID_MAX)
 		return unlink(path);
+	/*
+	 * Bound for the pool: one rename between directories, to a pending
+	 * name the recycler makes a slot after its fsync of active/ (only
+	 * that fsync covers this removal).
+	 */
+	if (r->pool.dirfd != -1 && !strcmp(dir, QUEUE_ACTIVE)) {
+		pending[0] = '.';
+		strlcpy(pending + 1, id, sizeof(pending) - 1);
+		if (renameat(AT_FDCWD, path, r->pool.dirfd, pending) == 0) {
+			if (!qmgr_ring_push(&r->recycles, id))
+				qmgr_recycle_drop(r, pending, id);
+			return 0;
+		}
+		if (errno == ENOENT)
+			return -1;
+	}
 	if (renameat(AT_FDCWD, path, r->dirfd, id) == -1)
 		return errno == ENOENT ? -1 : unlink(path);
-	/* Only the recycler's fsync of active/ covers this removal. */
-	queued = r->pool.dirfd != -1 && !strcmp(dir, QUEUE_ACTIVE) &&
-	    qmgr_ring_push(&r->recycles, id);
-	if (!queued)
-		queued = qmgr_ring_push(&r->unlinks, id);
-	if (!queued && unlinkat(r->dirfd, id, 0) == -1 && errno != ENOENT)
+	if (!qmgr_ring_push(&r->unlinks, id) &&
+	    unlinkat(r->dirfd, id, 0) == -1 && errno != ENOENT)
 		return -1;
 	return 0;
 }
