@@ -126,14 +126,6 @@ qmgr_remove_thread(void *arg)
 	return NULL;
 }
 
-/*
- * The files of one batch left active/ (renamed to recycle/.ID) before
- * they were handed here; one fsync of active/ makes all those removals
- * durable before any of them gets a slot name and can be rewritten as a
- * new message, so a power loss cannot bring back an active/ name for a
- * file smtpd has since reused. A file the pool will not take goes to
- * trash/ for a remover.
- */
 /* recycle/.ID not pooled: to trash/ID for a remover, or unlinked now. */
 static void
 qmgr_recycle_drop(struct qmgr_remover *r, const char *pending, const char *id)
@@ -146,6 +138,14 @@ qmgr_recycle_drop(struct qmgr_remover *r, const char *pending, const char *id)
 		(void)unlinkat(r->dirfd, id, 0);
 }
 
+/*
+ * The files of one batch left active/ (renamed to recycle/.ID) before
+ * they were handed here; one fsync of active/ makes all those removals
+ * durable before any of them gets a slot name and can be rewritten as a
+ * new message, so a power loss cannot bring back an active/ name for a
+ * file smtpd has since reused. A file the pool will not take goes to
+ * trash/ for a remover.
+ */
 static void *
 qmgr_recycle_thread(void *arg)
 {
