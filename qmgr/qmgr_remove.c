@@ -56,6 +56,8 @@ static void *qmgr_recycle_thread(void *);
 static void qmgr_recycle_drop(struct qmgr_remover *, const char *,
     const char *);
 static void qmgr_recycle_sweep(struct qmgr_remover *);
+static void qmgr_pending_name(char *, size_t, const char *);
+static DIR *qmgr_dir_read(int, const char *);
 static void qmgr_remove_sweep(struct qmgr *);
 static void qmgr_ring_init(struct qmgr_ring *, size_t);
 static int qmgr_ring_push(struct qmgr_ring *, const char *);
@@ -126,6 +128,13 @@ qmgr_remove_thread(void *arg)
 	return NULL;
 }
 
+/* The pending name in recycle/ of a file bound for the pool: ".ID". */
+static void
+qmgr_pending_name(char *buf, size_t len, const char *id)
+{
+	(void)snprintf(buf, len, ".%s", id);
+}
+
 /* recycle/.ID not pooled: to trash/ID for a remover, or unlinked now. */
 static void
 qmgr_recycle_drop(struct qmgr_remover *r, const char *pending, const char *id)
@@ -162,8 +171,7 @@ qmgr_recycle_thread(void *arg)
 		    QMGR_RECYCLE_BATCH - n, 0);
 		synced = fsync(r->activefd) == 0;
 		for (i = 0; i < n; i++) {
-			pending[0] = '.';
-			strlcpy(pending + 1, ids[i], sizeof(pending) - 1);
+			qmgr_pending_name(pending, sizeof(pending), ids[i]);
 			if (synced && queue_pool_put(&r->pool, r->pool.dirfd,
 			    pending) == 0)
 				continue;
@@ -213,6 +221,22 @@ qmgr_recycle_start(struct qmgr *q, struct qmgr_remover *r)
 	qmgr_threads_start(qmgr_recycle_thread, r, 1);
 }
 
+/* A directory stream on a copy of dirfd (logged when it fails). */
+static DIR *
+qmgr_dir_read(int dirfd, const char *name)
+{
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("open %s", name);
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	return d;
+}
+
 /*
  * Pending files an earlier run left in recycle/ (killed before its
  * recycler gave them a slot): finished messages nobody reads; to trash/,
@@ -224,14 +248,9 @@ qmgr_recycle_sweep(struct qmgr_remover *r)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd;
 
-	if ((fd = dup(r->pool.dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		log_warn("open %s", QUEUE_RECYCLE);
-		if (fd != -1)
-			close(fd);
+	if ((d = qmgr_dir_read(r->pool.dirfd, QUEUE_RECYCLE)) == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL)
 		if (de->d_name[0] == '.' && de->d_name[1] != '\0' &&
 		    de->d_name[1] != '.' &&
@@ -291,14 +310,9 @@ qmgr_remove_sweep(struct qmgr *q)
 	struct qmgr_remover *r = q->remover;
 	struct dirent *de;
 	DIR *d;
-	int fd;
 
-	if ((fd = dup(r->dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		log_warn("open %s", QUEUE_TRASH);
-		if (fd != -1)
-			close(fd);
+	if ((d = qmgr_dir_read(r->dirfd, QUEUE_TRASH)) == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.' &&
 		    !qmgr_ring_push(&r->unlinks, de->d_name) &&
@@ -329,8 +343,7 @@ qmgr_remove_file(struct qmgr *q, const char *dir, const char *id)
 	 * that fsync covers this removal).
 	 */
 	if (r->pool.dirfd != -1 && !strcmp(dir, QUEUE_ACTIVE)) {
-		pending[0] = '.';
-		strlcpy(pending + 1, id, sizeof(pending) - 1);
+		qmgr_pending_name(pending, sizeof(pending), id);
 		if (renameat(AT_FDCWD, path, r->pool.dirfd, pending) == 0) {
 			if (!qmgr_ring_push(&r->recycles, id))
 				qmgr_recycle_drop(r, pending, id);

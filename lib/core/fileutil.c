@@ -150,7 +150,11 @@ fsync_covers_names(int fd)
 	return rc;
 }
 
-int
+/*
+ * write_out: the file's dirty data written to the device and waited for
+ * (blocks allocated), without a journal commit or cache flush.
+ */
+static int
 write_out(int fd)
 {
 	int rc;
@@ -169,12 +173,25 @@ fsync_covers_names(int fd)
 	return 0;
 }
 
-int
+static int
 write_out(int fd)
 {
 	return fsync(fd);
 }
 #endif
+
+int
+name_sync_data(int fd, int *one)
+{
+	*one = fsync_covers_names(fd);
+	return *one ? write_out(fd) : fsync(fd);
+}
+
+int
+name_sync_name(int fd, int dirfd, int one)
+{
+	return fsync(one ? fd : dirfd);
+}
 
 int
 set_nonblock(int fd, int on)

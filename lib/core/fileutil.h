@@ -33,11 +33,18 @@ int	fsync_dirat(int, const char *);
  */
 int	fsync_covers_names(int);
 /*
- * write_out: the file's dirty data written to the device and waited for
- * (blocks allocated), without a journal commit or cache flush; on systems
- * without sync_file_range(2), fsync. 0 or -1 with errno.
+ * Giving a written file a new name (a rename or link into dirfd) so that
+ * both its data and the name are durable, in two calls around the rename:
+ * name_sync_data before it (returns the mode in *one for the second call),
+ * name_sync_name after it. Where fsync_covers_names, the data is written
+ * out first (blocks allocated and on the device: no commit can hold the
+ * new name without them, nor a reused file's old bytes under it) and one
+ * fsync of the file after the rename commits the name with it and flushes
+ * the device cache: one journal commit. Elsewhere the file is fsynced
+ * first and dirfd after. 0 or -1 with errno.
  */
-int	write_out(int);
+int	name_sync_data(int, int *);
+int	name_sync_name(int, int, int);
 int	set_nonblock(int, int);
 int	set_cloexec(int, int);
 /* read_file: whole small file into a NUL-terminated malloc'd string. */

@@ -186,28 +186,24 @@ out:
 }
 
 /*
- * maildir_store: tmp/NAME written, linked into new/NAME, durable. Where
- * fsync of a file also commits its new names (fsync_covers_names: ext4
- * with a journal) the data is written out first (blocks allocated
- * and on the device, so no commit can ever hold the new/ name without
- * them), then linked, and one fsync of the file commits the link with the
- * file and flushes the device cache: one journal commit per delivery.
- * Elsewhere the file is fsynced before the link and new/ after it. Either
- * way a crash before the last sync returns loses at most the new/ name,
- * and nothing was reported yet: the queue still has the message.
+ * maildir_store: tmp/NAME written, linked into new/NAME, durable: the
+ * data before the link, the new/ name after it, in one journal commit
+ * where the file system allows (name_sync_data). A crash before the last
+ * sync returns loses at most the new/ name, and nothing was reported yet:
+ * the queue still has the message.
  */
 static int
 maildir_store(int tmpfd, int newfd, const char *name, const char *header,
     size_t header_len, int src_fd, off_t src_off, size_t len)
 {
-	int fd, saved, one = fsync_covers_names(newfd);
+	int fd, saved, one;
 
 	fd = openat(tmpfd, name,
 	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
 	if (maildir_write(fd, header, header_len, src_fd, src_off, len) == -1 ||
-	    (one ? write_out(fd) : fsync(fd)) == -1 ||
+	    name_sync_data(fd, &one) == -1 ||
 	    linkat(tmpfd, name, newfd, name, 0) == -1) {
 		saved = errno;
 		close(fd);
@@ -222,7 +218,7 @@ maildir_store(int tmpfd, int newfd, const char *name, const char *header,
 	 * clutter.
 	 */
 	(void)unlinkat(tmpfd, name, 0);
-	if ((one ? fsync(fd) : fsync(newfd)) == -1) {
+	if (name_sync_name(fd, newfd, one) == -1) {
 		saved = errno;
 		close(fd);
 		(void)unlinkat(newfd, name, 0);

@@ -221,23 +221,17 @@ queue_writer_commit(struct queue_writer *w)
 		goto fail;
 	}
 	/*
-	 * Data first, then the name, then the directory entry. Where fsync
-	 * of the file also commits its new name (ext4 with a journal:
-	 * fsync_covers_names), the data is written out (blocks allocated,
-	 * on the device: no commit can hold the name without them, nor a
-	 * reused file's old bytes under it), the file renamed, and one fsync
-	 * of the file commits the rename and flushes the device cache.
-	 * Elsewhere the file is fsynced before the rename and the directory
-	 * after it (an O_PATH handle, see queue_writer_open, cannot be).
+	 * Data first, then the name, then the directory entry (in one
+	 * journal commit where the file system allows: name_sync_data). An
+	 * O_PATH directory handle (see queue_writer_open) cannot be fsynced.
 	 */
-	one = fsync_covers_names(w->fd);
-	if ((one ? write_out(w->fd) : fsync(w->fd)) == -1 ||
+	if (name_sync_data(w->fd, &one) == -1 ||
 	    renameat(w->dirfd, w->tmpname, w->dirfd, w->id) == -1) {
 		saved = errno;
 		goto fail;
 	}
-	if (one ? fsync(w->fd) == -1 :
-	    fsync(w->dirfd) == -1 && errno != EBADF) {
+	if (name_sync_name(w->fd, w->dirfd, one) == -1 &&
+	    (one || errno != EBADF)) {
 		saved = errno;
 		(void)unlinkat(w->dirfd, w->id, 0);
 		w->tmpname[0] = '\0';
